@@ -1,0 +1,185 @@
+package auth
+
+import (
+	"context"
+	"time"
+)
+
+// The store interfaces below are what a storage backend (internal/sqlite,
+// internal/postgres) implements. internal/storetest holds the conformance
+// suite every backend must pass. Policy (thresholds, lifetimes, grace windows)
+// is decided by the Service and passed in; a store only guarantees that each
+// method is atomic. Unless a method says otherwise it returns ErrNotFound when
+// the row does not exist and ErrUnavailable (wrapped) when the database does
+// not answer. Byte-slice hashes are SHA-256 digests (32 bytes).
+
+// UserStore keeps accounts.
+type UserStore interface {
+	// CreateUser inserts u. It returns ErrConflict when the email exists.
+	CreateUser(ctx context.Context, u *User) error
+	// UserByID returns the user or ErrNotFound.
+	UserByID(ctx context.Context, id string) (*User, error)
+	// UserByEmail returns the user with this normalised email or ErrNotFound.
+	UserByEmail(ctx context.Context, email string) (*User, error)
+	// SetPasswordHash replaces the user's hash.
+	SetPasswordHash(ctx context.Context, userID, hash string) error
+	// MarkEmailVerified sets email_verified.
+	MarkEmailVerified(ctx context.Context, userID string) error
+	// SetTokensValidAfter moves the user's revocation epoch to t. It never
+	// moves it backwards.
+	SetTokensValidAfter(ctx context.Context, userID string, t time.Time) error
+}
+
+// OneTimeTokenStore keeps emailed verification and reset tokens.
+type OneTimeTokenStore interface {
+	// CreateOneTimeToken stores t and, in the same transaction, marks every
+	// other unused token of the same kind and user as used: the newest token
+	// supersedes older ones.
+	CreateOneTimeToken(ctx context.Context, t *OneTimeToken) error
+	// ConsumeOneTimeToken atomically marks the token with this kind and hash
+	// used and returns it, if it is unused and not expired at now. Otherwise it
+	// returns ErrNotFound and changes nothing. Two concurrent calls for one
+	// token cannot both succeed.
+	ConsumeOneTimeToken(ctx context.Context, kind OneTimeKind, hash []byte, now time.Time) (*OneTimeToken, error)
+}
+
+// SessionStore keeps cookie sessions.
+type SessionStore interface {
+	CreateSession(ctx context.Context, s *Session) error
+	// SessionByTokenHash returns the session whatever its expiry; the
+	// Service decides whether it is still valid.
+	SessionByTokenHash(ctx context.Context, hash []byte) (*Session, error)
+	// TouchSession sets last_seen_at.
+	TouchSession(ctx context.Context, id string, at time.Time) error
+	// DeleteSession deletes the user's session with this public id. Another
+	// user's session is ErrNotFound.
+	DeleteSession(ctx context.Context, userID, id string) error
+	// DeleteExpiredSessions removes sessions whose absolute expiry is before now.
+	DeleteExpiredSessions(ctx context.Context, now time.Time) error
+}
+
+// RefreshStore keeps refresh-token families.
+type RefreshStore interface {
+	// CreateRefreshFamily inserts the family and its first token in one
+	// transaction.
+	CreateRefreshFamily(ctx context.Context, f *RefreshFamily, first *RefreshToken) error
+	// RefreshTokenByHash returns the token and its family.
+	RefreshTokenByHash(ctx context.Context, hash []byte) (*RefreshToken, *RefreshFamily, error)
+	// RotateRefreshToken is the compare-and-swap at the heart of rotation. In
+	// one transaction, if the token with oldHash is still current (unused) and
+	// its family is not revoked, it sets the old token's used_at to now with
+	// successor hash and sealed successor from next, inserts next (whose
+	// ParentHash is oldHash), and sets the family's last_seen_at to now; it
+	// returns true. Otherwise it changes nothing and returns false: of any
+	// number of concurrent calls for one token, exactly one returns true.
+	RotateRefreshToken(ctx context.Context, oldHash []byte, next *RefreshToken, now time.Time) (bool, error)
+	// RevokeFamily sets revoked_at on the family if it is live. userID, when
+	// not empty, restricts it to that user's families (ErrNotFound for
+	// another user's).
+	RevokeFamily(ctx context.Context, userID, familyID string, now time.Time) error
+}
+
+// UserSessionStore covers both kinds of session at once.
+type UserSessionStore interface {
+	// ListSessions returns the user's live cookie sessions and live refresh
+	// families at now, newest first.
+	ListSessions(ctx context.Context, userID string, now time.Time) ([]SessionInfo, error)
+	// RevokeUserSessions deletes every cookie session of the user except
+	// keepSessionID and revokes every live refresh family except
+	// keepFamilyID (either may be empty), in one transaction. It returns the
+	// ids of the families it revoked, so their access tokens can be denied.
+	RevokeUserSessions(ctx context.Context, userID, keepSessionID, keepFamilyID string, now time.Time) (revokedFamilies []string, err error)
+}
+
+// DenyList keeps revoked access-token identifiers until the tokens expire.
+// Keys are "jti:<jti>" for one token and "sid:<family id>" for every token of
+// a family.
+type DenyList interface {
+	// Deny adds key until expiresAt. Adding an existing key keeps the later
+	// expiry.
+	Deny(ctx context.Context, key string, expiresAt time.Time) error
+	// Denied reports whether any of keys is denied at now.
+	Denied(ctx context.Context, now time.Time, keys ...string) (bool, error)
+	// PurgeDenied deletes entries that expired before now.
+	PurgeDenied(ctx context.Context, now time.Time) error
+}
+
+// LockoutStore keeps failed-login counters per normalised email, whether or
+// not the account exists.
+type LockoutStore interface {
+	// RecordLoginFailure atomically adds one failure for key at now. If the
+	// previous lock has expired, the count starts again from zero. When the
+	// count reaches threshold, the key is locked until now+lockFor. It returns
+	// the state after the update; parallel calls never lose an increment.
+	RecordLoginFailure(ctx context.Context, key string, now time.Time, threshold int, lockFor time.Duration) (Lockout, error)
+	// LoginLockout returns the state for key (zero value if none).
+	LoginLockout(ctx context.Context, key string) (Lockout, error)
+	// ClearLoginFailures forgets the failures and lock of key.
+	ClearLoginFailures(ctx context.Context, key string) error
+}
+
+// Outbox is the persistent queue of mail: a message accepted by the API is
+// never lost, even if the sender is down or the process dies.
+type Outbox interface {
+	// EnqueueMail stores m and sets m.ID.
+	EnqueueMail(ctx context.Context, m *Mail) error
+	// PendingMail returns up to limit messages due at now (not sent, next
+	// attempt time passed), oldest first.
+	PendingMail(ctx context.Context, now time.Time, limit int) ([]Mail, error)
+	// MarkMailSent deletes the message: it has been delivered.
+	MarkMailSent(ctx context.Context, id int64) error
+	// RetryMailAt records a failed attempt and when to try again.
+	RetryMailAt(ctx context.Context, id int64, next time.Time) error
+}
+
+// SecretStore keeps server-wide random keys (device-cookie signing key) in the
+// database, so every instance of a deployment shares them.
+type SecretStore interface {
+	// Secret returns the secret stored under name, first storing candidate if
+	// there is none. Concurrent callers all get the same stored value.
+	Secret(ctx context.Context, name string, candidate []byte) ([]byte, error)
+}
+
+// Store is everything the Service needs from a backend.
+type Store interface {
+	UserStore
+	OneTimeTokenStore
+	SessionStore
+	RefreshStore
+	UserSessionStore
+	DenyList
+	LockoutStore
+	Outbox
+	SecretStore
+	// Ping reports whether the database answers.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Limit is a rate: at most N events per Per.
+type Limit struct {
+	N   int
+	Per time.Duration
+}
+
+// Limiter counts events per key. internal/memory has the single-process one,
+// internal/redis (later) the shared one.
+type Limiter interface {
+	// Allow records one event for key under limit and reports whether it is
+	// within the limit; when it is not, retryAfter says when to try again.
+	// An error means the limiter cannot decide: callers fail closed.
+	Allow(ctx context.Context, key string, limit Limit) (ok bool, retryAfter time.Duration, err error)
+}
+
+// Mailer delivers one rendered message. Implementations: internal/mail.
+type Mailer interface {
+	Send(ctx context.Context, m *Message) error
+}
+
+// Message is a rendered mail.
+type Message struct {
+	To      string
+	Subject string
+	Text    string
+	HTML    string // optional
+}
