@@ -41,6 +41,10 @@ type OneTimeTokenStore interface {
 	// returns ErrNotFound and changes nothing. Two concurrent calls for one
 	// token cannot both succeed.
 	ConsumeOneTimeToken(ctx context.Context, kind OneTimeKind, hash []byte, now time.Time) (*OneTimeToken, error)
+	// OneTimeToken returns the token with this kind and hash if it is unused
+	// and not expired at now, without consuming it (ErrNotFound otherwise).
+	// A reset checks the new password against its user before spending it.
+	OneTimeToken(ctx context.Context, kind OneTimeKind, hash []byte, now time.Time) (*OneTimeToken, error)
 }
 
 // SessionStore keeps cookie sessions.

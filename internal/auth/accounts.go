@@ -1,0 +1,298 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"net/mail"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// maxEmailLength is the longest address RFC 5321 §4.5.3.1 allows (a 256-octet
+// path less the angle brackets).
+const maxEmailLength = 254
+
+// NormalizeEmail trims and lower-cases an address and checks that it is one
+// plain address (no display name, no comments) of at most 254 characters with
+// a local part of at most 64. Emails are compared case-insensitively (API.md).
+func NormalizeEmail(raw string) (string, bool) {
+	e := strings.ToLower(strings.TrimSpace(raw))
+	if e == "" || len(e) > maxEmailLength || !utf8.ValidString(e) {
+		return "", false
+	}
+	for _, r := range e {
+		if r < 0x20 || r == 0x7f {
+			return "", false
+		}
+	}
+	a, err := mail.ParseAddress(e)
+	if err != nil || a.Name != "" || a.Address != e {
+		return "", false
+	}
+	at := strings.LastIndexByte(e, '@')
+	if at < 1 || at > 64 || at == len(e)-1 {
+		return "", false
+	}
+	return e, true
+}
+
+func invalidField(field, why string) *Error {
+	return &Error{Code: CodeInvalidRequest, Message: "The request is invalid.", Fields: map[string]string{field: why}}
+}
+
+// newPassword normalises a new password and applies the policy.
+func (s *Service) newPassword(field, password, email string) (string, error) {
+	pw, ok := s.normalize(password)
+	if !ok {
+		return "", invalidField(field, "must be valid UTF-8")
+	}
+	if reason := s.policy.Check(pw, email); reason != "" {
+		return "", &Error{Code: CodeWeakPassword, Message: weakMessage(reason), Reason: reason}
+	}
+	return pw, nil
+}
+
+func weakMessage(reason string) string {
+	switch reason {
+	case "too_short":
+		return "The password is too short."
+	case "too_long":
+		return "The password is too long."
+	case "common":
+		return "The password is too common; choose another."
+	case "contains_email":
+		return "The password must not contain your email address."
+	}
+	return "The password is too weak."
+}
+
+// SignupResult says what a signup did.
+type SignupResult struct {
+	// User is set when verification is off (201). With verification
+	// required it is nil whether or not the email was new (202), so the
+	// response cannot reveal which accounts exist (ASVS 6.3.8).
+	User *User
+}
+
+// Signup creates an account. With verification required it answers the same
+// for a new and an existing email, spends the same hashing time on both, and
+// mails the existing owner instead.
+func (s *Service) Signup(ctx context.Context, cl Client, rawEmail, password string) (*SignupResult, error) {
+	email, ok := NormalizeEmail(rawEmail)
+	if !ok {
+		return nil, invalidField("email", "must be a valid email address")
+	}
+	if err := s.limit(ctx, cl, "signup_ip", cl.IPKey, s.cfg.SignupPerIP, ""); err != nil {
+		return nil, err
+	}
+	pw, err := s.newPassword("password", password, email)
+	if err != nil {
+		return nil, err
+	}
+	existing, err := s.store.UserByEmail(ctx, email)
+	switch {
+	case err == nil:
+		return s.signupExisting(ctx, cl, existing, pw)
+	case !errors.Is(err, ErrNotFound):
+		return nil, storeErr("signup", err)
+	}
+	hash, err := s.hasher.Hash(ctx, pw)
+	if err != nil {
+		return nil, hashErr(err)
+	}
+	id, err := newID(s.rand, "usr_")
+	if err != nil {
+		return nil, storeErr("signup", err)
+	}
+	now := s.now().UTC()
+	u := &User{ID: id, Email: email, PasswordHash: hash, EmailVerified: !s.cfg.RequireVerification, CreatedAt: now}
+	if err := s.store.CreateUser(ctx, u); err != nil {
+		if errors.Is(err, ErrConflict) {
+			// Lost a race with a concurrent signup of the same address.
+			existing, err := s.store.UserByEmail(ctx, email)
+			if err != nil {
+				return nil, storeErr("signup", err)
+			}
+			return s.signupExisting(ctx, cl, existing, "")
+		}
+		return nil, storeErr("signup", err)
+	}
+	s.audit(ctx, cl, Event{Name: EventSignup, UserID: u.ID, Email: email})
+	if !s.cfg.RequireVerification {
+		return &SignupResult{User: u}, nil
+	}
+	if err := s.sendVerification(ctx, u); err != nil {
+		return nil, err
+	}
+	return &SignupResult{}, nil
+}
+
+func (s *Service) signupExisting(ctx context.Context, cl Client, u *User, pw string) (*SignupResult, error) {
+	if !s.cfg.RequireVerification {
+		return nil, &Error{Code: CodeEmailTaken, Message: "An account with this email already exists."}
+	}
+	if pw != "" {
+		// Spend the hashing time a new account would have cost.
+		if err := s.hasher.VerifyDummy(ctx, pw); err != nil {
+			return nil, hashErr(err)
+		}
+	}
+	if !u.EmailVerified {
+		// The owner may have lost the first mail: send a fresh link.
+		if err := s.sendVerification(ctx, u); err != nil {
+			return nil, err
+		}
+		return &SignupResult{}, nil
+	}
+	err := s.queueMail(ctx, u.Email, "already_registered", map[string]string{
+		"sign_in_url": s.cfg.PublicURL + "/sign-in",
+		"reset_url":   s.cfg.PublicURL + "/forgot-password",
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &SignupResult{}, nil
+}
+
+// sendVerification issues a verification token (superseding older ones) and
+// queues the mail.
+func (s *Service) sendVerification(ctx context.Context, u *User) error {
+	tok, err := s.issueOneTime(ctx, u.ID, KindVerifyEmail, s.cfg.VerifyTTL)
+	if err != nil {
+		return err
+	}
+	return s.queueMail(ctx, u.Email, "verify_email", map[string]string{"link": s.link("verify-email", tok)})
+}
+
+func (s *Service) issueOneTime(ctx context.Context, userID string, kind OneTimeKind, ttl time.Duration) (Secret, error) {
+	tok, err := newToken(s.rand)
+	if err != nil {
+		return "", storeErr("issue token", err)
+	}
+	now := s.now().UTC()
+	t := &OneTimeToken{Hash: HashToken(tok.Reveal()), Kind: kind, UserID: userID, CreatedAt: now, ExpiresAt: now.Add(ttl)}
+	if err := s.store.CreateOneTimeToken(ctx, t); err != nil {
+		return "", storeErr("issue token", err)
+	}
+	return tok, nil
+}
+
+// VerifyEmail redeems a verification token.
+func (s *Service) VerifyEmail(ctx context.Context, cl Client, token string) (*User, error) {
+	if err := s.limit(ctx, cl, "token_ip", cl.IPKey, s.cfg.TokenPerIP, ""); err != nil {
+		return nil, err
+	}
+	if token == "" {
+		return nil, invalidField("token", "is required")
+	}
+	t, err := s.store.ConsumeOneTimeToken(ctx, KindVerifyEmail, HashToken(token), s.now().UTC())
+	if errors.Is(err, ErrNotFound) {
+		return nil, invalidToken()
+	}
+	if err != nil {
+		return nil, storeErr("verify email", err)
+	}
+	if err := s.store.MarkEmailVerified(ctx, t.UserID); err != nil {
+		return nil, storeErr("verify email", err)
+	}
+	u, err := s.store.UserByID(ctx, t.UserID)
+	if err != nil {
+		return nil, storeErr("verify email", err)
+	}
+	s.audit(ctx, cl, Event{Name: EventEmailVerified, UserID: u.ID, Email: u.Email})
+	return u, nil
+}
+
+// ResendVerification mails a fresh verification link to an unverified
+// account. It answers the same whether or not the account exists.
+func (s *Service) ResendVerification(ctx context.Context, cl Client, rawEmail string) error {
+	email, ok := NormalizeEmail(rawEmail)
+	if !ok {
+		return invalidField("email", "must be a valid email address")
+	}
+	if err := s.limit(ctx, cl, "resend_ip", cl.IPKey, s.cfg.EmailPerIP, email); err != nil {
+		return err
+	}
+	if err := s.limit(ctx, cl, "resend_email", email, s.cfg.EmailPerEmail, email); err != nil {
+		return err
+	}
+	u, err := s.store.UserByEmail(ctx, email)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return storeErr("resend verification", err)
+	}
+	if u.EmailVerified || u.Disabled {
+		return nil
+	}
+	return s.sendVerification(ctx, u)
+}
+
+// User returns the account with this id.
+func (s *Service) User(ctx context.Context, id string) (*User, error) {
+	u, err := s.store.UserByID(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, unauthenticated()
+	}
+	if err != nil {
+		return nil, storeErr("load user", err)
+	}
+	return u, nil
+}
+
+// ChangePassword replaces the password of a signed-in user after checking the
+// current one. Every other session and refresh family of the user is revoked,
+// and every access token issued before now stops working (the caller's
+// current session or family, named in cur, is kept so the client can go on).
+func (s *Service) ChangePassword(ctx context.Context, cl Client, cur Current, current, next string) error {
+	u, err := s.User(ctx, cur.UserID)
+	if err != nil {
+		return err
+	}
+	if err := s.limit(ctx, cl, "login_email", u.Email, s.cfg.LoginPerEmail, u.Email); err != nil {
+		return err
+	}
+	curPW, ok := s.normalize(current)
+	if !ok {
+		return invalidField("current_password", "must be valid UTF-8")
+	}
+	newPW, err := s.newPassword("new_password", next, u.Email)
+	if err != nil {
+		return err
+	}
+	match, _, err := s.hasher.Verify(ctx, curPW, u.PasswordHash)
+	if errors.Is(err, ErrBusy) {
+		return hashErr(err)
+	}
+	if err != nil {
+		// A malformed stored hash never matches.
+		s.log.ErrorContext(ctx, "verify password", "error", err.Error(), "user_id", u.ID)
+		match = false
+	}
+	if !match {
+		if _, err := s.store.RecordLoginFailure(ctx, u.Email, s.now().UTC(), s.cfg.LockoutThreshold, s.cfg.LockoutDuration); err != nil {
+			return storeErr("change password", err)
+		}
+		e := invalidCredentials()
+		e.Message = "The current password is incorrect."
+		// 403, not 401: the caller is authenticated (API.md error table).
+		e.Reason = "wrong_current_password"
+		return e
+	}
+	hash, err := s.hasher.Hash(ctx, newPW)
+	if err != nil {
+		return hashErr(err)
+	}
+	// Revoke first, then store the new hash: a crash in between leaves the
+	// account with its old password and fewer sessions, never the reverse.
+	if err := s.revokeAll(ctx, u.ID, cur.SessionID, cur.FamilyID); err != nil {
+		return err
+	}
+	if err := s.store.SetPasswordHash(ctx, u.ID, hash); err != nil {
+		return storeErr("change password", err)
+	}
+	s.audit(ctx, cl, Event{Name: EventPasswordChanged, UserID: u.ID, Email: u.Email})
+	return s.queueMail(ctx, u.Email, "password_changed", map[string]string{"reset_url": s.cfg.PublicURL + "/forgot-password"})
+}

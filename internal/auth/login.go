@@ -1,0 +1,170 @@
+package auth
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"strings"
+	"time"
+)
+
+// maxPasswordBytes bounds what is ever given to the hasher (STANDARDS item 2:
+// a hard cap against long-input DoS). The policy's 128 code points fit.
+const maxPasswordBytes = 1024
+
+// deviceTTL is the lifetime of a device cookie or token (API.md: one year).
+const deviceTTL = 365 * 24 * time.Hour
+
+// Login is the outcome of a correct email and password.
+type Login struct {
+	User *User
+	// DeviceToken marks this browser or client as one that signed in to the
+	// account: it exempts it from the lockout (not the rate limits) later.
+	DeviceToken Secret
+}
+
+// Authenticate checks an email and password, in this order: the per-IP and
+// per-email rate limits (every attempt counts, before any hashing); the
+// lockout of the email unless the client holds a device token for it; the
+// password, with a dummy hash for unknown emails so that timing and answer are
+// the same (ASVS 6.3.8); then disabled and unverified accounts. Failures
+// count toward the lockout whether or not the account exists.
+func (s *Service) Authenticate(ctx context.Context, cl Client, rawEmail, password string) (*Login, error) {
+	if err := s.limit(ctx, cl, "login_ip", cl.IPKey, s.cfg.LoginPerIP, ""); err != nil {
+		return nil, err
+	}
+	email, ok := NormalizeEmail(rawEmail)
+	if !ok {
+		// Not an address any account can have; still a counted attempt.
+		return nil, invalidField("email", "must be a valid email address")
+	}
+	if err := s.limit(ctx, cl, "login_email", email, s.cfg.LoginPerEmail, email); err != nil {
+		return nil, err
+	}
+	trusted := s.deviceValid(cl.DeviceToken, email)
+	if !trusted {
+		lock, err := s.store.LoginLockout(ctx, email)
+		if err != nil {
+			return nil, storeErr("login", err)
+		}
+		if now := s.now(); lock.LockedUntil.After(now) {
+			s.audit(ctx, cl, Event{Name: EventLoginFailed, Email: email, Reason: "account_locked"})
+			return nil, &Error{Code: CodeAccountLocked, Message: "Too many failed attempts. Try again later or reset your password.", RetryAfter: lock.LockedUntil.Sub(now)}
+		}
+	}
+	pw, valid := s.normalize(password)
+	if !valid || len(pw) > maxPasswordBytes || pw == "" {
+		return nil, s.loginFailed(ctx, cl, email, "", "malformed_password")
+	}
+	u, err := s.store.UserByEmail(ctx, email)
+	if errors.Is(err, ErrNotFound) {
+		if err := s.hasher.VerifyDummy(ctx, pw); err != nil {
+			return nil, hashErr(err)
+		}
+		return nil, s.loginFailed(ctx, cl, email, "", "unknown_email")
+	}
+	if err != nil {
+		return nil, storeErr("login", err)
+	}
+	match, rehash, err := s.hasher.Verify(ctx, pw, u.PasswordHash)
+	if errors.Is(err, ErrBusy) {
+		return nil, hashErr(err)
+	}
+	if err != nil {
+		s.log.ErrorContext(ctx, "verify password", "error", err.Error(), "user_id", u.ID)
+		match = false
+	}
+	if !match {
+		return nil, s.loginFailed(ctx, cl, email, u.ID, "wrong_password")
+	}
+	if u.Disabled {
+		return nil, s.loginFailed(ctx, cl, email, u.ID, "disabled")
+	}
+	if s.cfg.RequireVerification && !u.EmailVerified {
+		s.audit(ctx, cl, Event{Name: EventLoginFailed, UserID: u.ID, Email: email, Reason: "email_not_verified"})
+		return nil, &Error{Code: CodeEmailNotVerified, Message: "Verify your email address before signing in."}
+	}
+	if err := s.store.ClearLoginFailures(ctx, email); err != nil {
+		return nil, storeErr("login", err)
+	}
+	if rehash {
+		s.upgradeHash(ctx, u, pw)
+	}
+	s.audit(ctx, cl, Event{Name: EventLoginSucceeded, UserID: u.ID, Email: email})
+	return &Login{User: u, DeviceToken: s.deviceToken(email)}, nil
+}
+
+// loginFailed records a failure for the email (whether or not it exists) and
+// returns the one answer every failure gets.
+func (s *Service) loginFailed(ctx context.Context, cl Client, email, userID, reason string) error {
+	lock, err := s.store.RecordLoginFailure(ctx, email, s.now().UTC(), s.cfg.LockoutThreshold, s.cfg.LockoutDuration)
+	if err != nil {
+		return storeErr("login", err)
+	}
+	s.audit(ctx, cl, Event{Name: EventLoginFailed, UserID: userID, Email: email, Reason: reason})
+	if lock.Failures == s.cfg.LockoutThreshold {
+		s.audit(ctx, cl, Event{Name: EventAccountLocked, UserID: userID, Email: email})
+	}
+	return invalidCredentials()
+}
+
+// upgradeHash re-hashes a password whose stored hash is of another algorithm
+// or other parameters than configured. A failure only postpones the upgrade.
+func (s *Service) upgradeHash(ctx context.Context, u *User, pw string) {
+	hash, err := s.hasher.Hash(ctx, pw)
+	if err != nil {
+		return
+	}
+	if err := s.store.SetPasswordHash(ctx, u.ID, hash); err != nil {
+		s.log.ErrorContext(ctx, "upgrade password hash", "error", err.Error(), "user_id", u.ID)
+		return
+	}
+	u.PasswordHash = hash
+}
+
+// Device tokens: "v1." + base64url(SHA-256(email)[:16] || issued unix secs)
+// + "." + base64url(HMAC-SHA-256(key, payload)). The key is shared by every
+// instance through the store. The email is only present as a truncated hash.
+const devicePrefix = "v1."
+
+func (s *Service) deviceToken(email string) Secret {
+	sum := sha256.Sum256([]byte(email))
+	payload := make([]byte, 24)
+	copy(payload, sum[:16])
+	binary.BigEndian.PutUint64(payload[16:], uint64(s.now().Unix()))
+	mac := hmac.New(sha256.New, s.deviceKey)
+	mac.Write(payload)
+	return Secret(devicePrefix + base64.RawURLEncoding.EncodeToString(payload) + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil)))
+}
+
+func (s *Service) deviceValid(tok, email string) bool {
+	if tok == "" || len(tok) > 256 || !strings.HasPrefix(tok, devicePrefix) {
+		return false
+	}
+	p, m, ok := strings.Cut(tok[len(devicePrefix):], ".")
+	if !ok {
+		return false
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(p)
+	if err != nil || len(payload) != 24 {
+		return false
+	}
+	got, err := base64.RawURLEncoding.DecodeString(m)
+	if err != nil {
+		return false
+	}
+	mac := hmac.New(sha256.New, s.deviceKey)
+	mac.Write(payload)
+	if !hmac.Equal(got, mac.Sum(nil)) {
+		return false
+	}
+	sum := sha256.Sum256([]byte(email))
+	if !hmac.Equal(payload[:16], sum[:16]) {
+		return false
+	}
+	issued := time.Unix(int64(binary.BigEndian.Uint64(payload[16:])), 0)
+	return s.now().Sub(issued) < deviceTTL
+}

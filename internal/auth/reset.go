@@ -1,0 +1,104 @@
+package auth
+
+import (
+	"context"
+	"errors"
+)
+
+// ForgotPassword mails a reset link if the email belongs to an account. The
+// answer is the same whether or not it does (ASVS 6.3.8); both limits are
+// keyed on the submitted email whether or not it exists.
+func (s *Service) ForgotPassword(ctx context.Context, cl Client, rawEmail string) error {
+	email, ok := NormalizeEmail(rawEmail)
+	if !ok {
+		return invalidField("email", "must be a valid email address")
+	}
+	if err := s.limit(ctx, cl, "forgot_ip", cl.IPKey, s.cfg.EmailPerIP, email); err != nil {
+		return err
+	}
+	if err := s.limit(ctx, cl, "forgot_email", email, s.cfg.EmailPerEmail, email); err != nil {
+		return err
+	}
+	u, err := s.store.UserByEmail(ctx, email)
+	if errors.Is(err, ErrNotFound) {
+		s.audit(ctx, cl, Event{Name: EventPasswordResetRequested, Email: email, Reason: "unknown_email"})
+		return nil
+	}
+	if err != nil {
+		return storeErr("forgot password", err)
+	}
+	if u.Disabled {
+		s.audit(ctx, cl, Event{Name: EventPasswordResetRequested, UserID: u.ID, Email: email, Reason: "disabled"})
+		return nil
+	}
+	// Issuing a token supersedes every older one of the user.
+	tok, err := s.issueOneTime(ctx, u.ID, KindPasswordReset, s.cfg.ResetTTL)
+	if err != nil {
+		return err
+	}
+	if err := s.queueMail(ctx, u.Email, "password_reset", map[string]string{"link": s.link("reset-password", tok)}); err != nil {
+		return err
+	}
+	s.audit(ctx, cl, Event{Name: EventPasswordResetRequested, UserID: u.ID, Email: email})
+	return nil
+}
+
+// ResetPassword redeems a reset token: the new password replaces the old,
+// every session, refresh family and outstanding access token of the user is
+// revoked, and the lockout of the email is cleared. Completing a reset also
+// proves the address, so it is marked verified.
+func (s *Service) ResetPassword(ctx context.Context, cl Client, token, password string) error {
+	if err := s.limit(ctx, cl, "token_ip", cl.IPKey, s.cfg.TokenPerIP, ""); err != nil {
+		return err
+	}
+	if token == "" || len(token) > 128 {
+		return invalidToken()
+	}
+	hash := HashToken(token)
+	now := s.now().UTC()
+	t, err := s.store.OneTimeToken(ctx, KindPasswordReset, hash, now)
+	if errors.Is(err, ErrNotFound) {
+		return invalidToken()
+	}
+	if err != nil {
+		return storeErr("reset password", err)
+	}
+	u, err := s.store.UserByID(ctx, t.UserID)
+	if errors.Is(err, ErrNotFound) {
+		return invalidToken()
+	}
+	if err != nil {
+		return storeErr("reset password", err)
+	}
+	pw, err := s.newPassword("new_password", password, u.Email)
+	if err != nil {
+		return err
+	}
+	pwHash, err := s.hasher.Hash(ctx, pw)
+	if err != nil {
+		return hashErr(err)
+	}
+	// Spend the token only now: exactly one concurrent redemption wins.
+	if _, err := s.store.ConsumeOneTimeToken(ctx, KindPasswordReset, hash, s.now().UTC()); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return invalidToken()
+		}
+		return storeErr("reset password", err)
+	}
+	if err := s.revokeAll(ctx, u.ID, "", ""); err != nil {
+		return err
+	}
+	if err := s.store.SetPasswordHash(ctx, u.ID, pwHash); err != nil {
+		return storeErr("reset password", err)
+	}
+	if err := s.store.ClearLoginFailures(ctx, u.Email); err != nil {
+		return storeErr("reset password", err)
+	}
+	if !u.EmailVerified {
+		if err := s.store.MarkEmailVerified(ctx, u.ID); err != nil {
+			return storeErr("reset password", err)
+		}
+	}
+	s.audit(ctx, cl, Event{Name: EventPasswordResetCompleted, UserID: u.ID, Email: u.Email})
+	return s.queueMail(ctx, u.Email, "password_changed", map[string]string{"reset_url": s.cfg.PublicURL + "/forgot-password"})
+}

@@ -1,0 +1,275 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+)
+
+// Config is the policy of a Service. Every field has a default (DefaultConfig)
+// that matches API.md.
+type Config struct {
+	// PublicURL is the external base URL without a trailing slash; mail links
+	// are built from it, never from a request's Host header.
+	PublicURL string
+
+	RequireVerification bool
+
+	SessionTTL     time.Duration // absolute cookie-session lifetime
+	SessionIdleTTL time.Duration // 0: no idle timeout
+	AccessTTL      time.Duration
+	RefreshTTL     time.Duration // absolute refresh-family lifetime
+	RefreshGrace   time.Duration // 0: strict reuse detection
+	ResetTTL       time.Duration
+	VerifyTTL      time.Duration
+
+	LockoutThreshold int
+	LockoutDuration  time.Duration
+
+	LoginPerIP    Limit
+	LoginPerEmail Limit
+	EmailPerEmail Limit // forgot-password and verify-resend, each its own counter
+	EmailPerIP    Limit
+	SignupPerIP   Limit
+	TokenPerIP    Limit
+}
+
+// DefaultConfig returns the defaults of API.md.
+func DefaultConfig() Config {
+	return Config{
+		PublicURL:           "http://127.0.0.1:8080",
+		RequireVerification: true,
+		SessionTTL:          24 * time.Hour,
+		AccessTTL:           15 * time.Minute,
+		RefreshTTL:          720 * time.Hour,
+		RefreshGrace:        10 * time.Second,
+		ResetTTL:            time.Hour,
+		VerifyTTL:           24 * time.Hour,
+		LockoutThreshold:    10,
+		LockoutDuration:     15 * time.Minute,
+		LoginPerIP:          Limit{N: 20, Per: time.Minute},
+		LoginPerEmail:       Limit{N: 5, Per: time.Minute},
+		EmailPerEmail:       Limit{N: 3, Per: time.Hour},
+		EmailPerIP:          Limit{N: 10, Per: time.Hour},
+		SignupPerIP:         Limit{N: 10, Per: time.Hour},
+		TokenPerIP:          Limit{N: 30, Per: time.Minute},
+	}
+}
+
+// Deps are the collaborators of a Service. Store, Limiter, Hasher, Policy,
+// Normalize and Tokens are required.
+type Deps struct {
+	Store   Store
+	Limiter Limiter
+	Hasher  PasswordHasher
+	Policy  PasswordPolicy
+	// Normalize applies NFKC to a password and reports false for invalid
+	// UTF-8 (internal/password.Normalize).
+	Normalize func(string) (string, bool)
+	Tokens    TokenIssuer
+	Logger    *slog.Logger
+	Now       func() time.Time
+	Rand      io.Reader
+	// MailQueued is called after a message was put in the outbox, to wake the
+	// sender. Optional.
+	MailQueued func()
+}
+
+// Service holds every authentication policy. It is safe for concurrent use.
+type Service struct {
+	cfg        Config
+	store      Store
+	limiter    Limiter
+	hasher     PasswordHasher
+	policy     PasswordPolicy
+	normalize  func(string) (string, bool)
+	tokens     TokenIssuer
+	log        *slog.Logger
+	now        func() time.Time
+	rand       io.Reader
+	mailQueued func()
+	deviceKey  []byte
+}
+
+// NewService checks deps and loads the server-wide device-cookie key from the
+// store (creating it on first start, so every instance shares it).
+func NewService(ctx context.Context, cfg Config, d Deps) (*Service, error) {
+	if d.Store == nil || d.Limiter == nil || d.Hasher == nil || d.Policy == nil || d.Normalize == nil || d.Tokens == nil {
+		return nil, errors.New("new auth service: missing dependency")
+	}
+	s := &Service{
+		cfg: cfg, store: d.Store, limiter: d.Limiter, hasher: d.Hasher, policy: d.Policy,
+		normalize: d.Normalize, tokens: d.Tokens, log: d.Logger, now: d.Now, rand: d.Rand,
+		mailQueued: d.MailQueued,
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.rand == nil {
+		s.rand = rand.Reader
+	}
+	if s.mailQueued == nil {
+		s.mailQueued = func() {}
+	}
+	candidate := make([]byte, 32)
+	if _, err := io.ReadFull(s.rand, candidate); err != nil {
+		return nil, fmt.Errorf("new auth service: %w", err)
+	}
+	key, err := s.store.Secret(ctx, "device_cookie_key", candidate)
+	if err != nil {
+		return nil, fmt.Errorf("new auth service: load device key: %w", err)
+	}
+	s.deviceKey = key
+	return s, nil
+}
+
+// Config returns the service's policy.
+func (s *Service) Config() Config { return s.cfg }
+
+// Client describes who sent a request: what the audit log records and what
+// the rate limits are keyed on.
+type Client struct {
+	IP        string // client IP as derived from trusted proxies
+	IPKey     string // rate-limit key: the IPv4 address or the IPv6 /64
+	UserAgent string
+	RequestID string
+	// DeviceToken is the signed device cookie or X-Device-Token, if any.
+	DeviceToken string
+}
+
+// Audit event names (API.md "Audit log events").
+const (
+	EventLoginSucceeded         = "login_succeeded"
+	EventLoginFailed            = "login_failed"
+	EventRateLimited            = "rate_limited"
+	EventAccountLocked          = "account_locked"
+	EventLogout                 = "logout"
+	EventSessionRevoked         = "session_revoked"
+	EventPasswordResetRequested = "password_reset_requested"
+	EventPasswordResetCompleted = "password_reset_completed"
+	EventPasswordChanged        = "password_changed"
+	EventRefreshTokenReused     = "refresh_token_reused"
+	EventTokenRevoked           = "token_revoked"
+	EventEmailVerified          = "email_verified"
+	EventSignup                 = "signup"
+)
+
+// Event is one audit record. It has no field that can carry a secret:
+// passwords, tokens, hashes and session ids have no place here (ASVS 16.2.5).
+type Event struct {
+	Name    string
+	UserID  string
+	Email   string
+	Reason  string
+	Limiter string
+	// SessionID is a public session or family id, never a token.
+	SessionID string
+}
+
+// audit writes ev through the one audit path. slog's JSON handler escapes
+// every user-controlled string, so a CR/LF in an email cannot forge a line
+// (ASVS 16.4.1).
+func (s *Service) audit(ctx context.Context, cl Client, ev Event) {
+	attrs := make([]slog.Attr, 0, 8)
+	attrs = append(attrs, slog.String("event", ev.Name), slog.String("request_id", cl.RequestID), slog.String("ip", cl.IP))
+	if ev.UserID != "" {
+		attrs = append(attrs, slog.String("user_id", ev.UserID))
+	}
+	if ev.Email != "" {
+		attrs = append(attrs, slog.String("email", ev.Email))
+	}
+	if ev.Reason != "" {
+		attrs = append(attrs, slog.String("reason", ev.Reason))
+	}
+	if ev.Limiter != "" {
+		attrs = append(attrs, slog.String("limiter", ev.Limiter))
+	}
+	if ev.SessionID != "" {
+		attrs = append(attrs, slog.String("session_id", ev.SessionID))
+	}
+	if cl.UserAgent != "" && (ev.Name == EventLoginSucceeded || ev.Name == EventLoginFailed) {
+		attrs = append(attrs, slog.String("user_agent", cl.UserAgent))
+	}
+	level := slog.LevelInfo
+	switch ev.Name {
+	case EventLoginFailed, EventRateLimited, EventAccountLocked, EventRefreshTokenReused:
+		level = slog.LevelWarn
+	}
+	s.log.LogAttrs(ctx, level, "audit", attrs...)
+}
+
+// limit checks one named limit. Limiter errors fail closed (503).
+func (s *Service) limit(ctx context.Context, cl Client, name, key string, l Limit, email string) error {
+	ok, retry, err := s.limiter.Allow(ctx, name+":"+key, l)
+	if err != nil {
+		return unavailable(fmt.Errorf("rate limit %s: %w", name, err))
+	}
+	if !ok {
+		s.audit(ctx, cl, Event{Name: EventRateLimited, Limiter: name, Email: email})
+		return &Error{Code: CodeRateLimited, Message: "Too many requests. Try again later.", RetryAfter: retry}
+	}
+	return nil
+}
+
+// unavailable wraps a dependency failure as a 503 with a retry hint.
+func unavailable(err error) *Error {
+	return &Error{Code: CodeUnavailable, Message: "The service is temporarily unavailable. Try again shortly.", RetryAfter: 2 * time.Second, Err: err}
+}
+
+// storeErr converts an unexpected store error into a client error: an
+// unavailable database is a 503, anything else internal.
+func storeErr(op string, err error) error {
+	if errors.Is(err, ErrUnavailable) {
+		return unavailable(fmt.Errorf("%s: %w", op, err))
+	}
+	return &Error{Code: CodeInternal, Message: "Internal error.", Err: fmt.Errorf("%s: %w", op, err)}
+}
+
+// hashErr converts a hasher error: a full pool is a 503 with Retry-After.
+func hashErr(err error) error {
+	if errors.Is(err, ErrBusy) {
+		return &Error{Code: CodeUnavailable, Message: "The server is busy. Try again shortly.", RetryAfter: time.Second, Err: err}
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return err
+	}
+	return &Error{Code: CodeInternal, Message: "Internal error.", Err: fmt.Errorf("hash password: %w", err)}
+}
+
+func invalidCredentials() *Error {
+	return &Error{Code: CodeInvalidCredentials, Message: "The email or password is incorrect."}
+}
+
+func invalidToken() *Error {
+	return &Error{Code: CodeInvalidToken, Message: "The token is invalid, expired or already used."}
+}
+
+func unauthenticated() *Error {
+	return &Error{Code: CodeUnauthenticated, Message: "Authentication is required."}
+}
+
+// queueMail puts a message in the persistent outbox. Rendering and delivery
+// happen in the background (internal/mail.Worker), so a response never waits
+// on the mail server.
+func (s *Service) queueMail(ctx context.Context, to, template string, data map[string]string) error {
+	m := &Mail{To: to, Template: template, Data: data, CreatedAt: s.now().UTC()}
+	if err := s.store.EnqueueMail(ctx, m); err != nil {
+		return storeErr("queue mail", err)
+	}
+	s.mailQueued()
+	return nil
+}
+
+// link builds a link to a page of the public URL with the token in the
+// fragment, so it never reaches a server log or a Referer header (API.md).
+func (s *Service) link(page string, token Secret) string {
+	return s.cfg.PublicURL + "/" + page + "#token=" + token.Reveal()
+}

@@ -1,0 +1,258 @@
+package auth
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"time"
+)
+
+// touchEvery is how stale last_seen_at may get before a request writes it
+// again: session checks are reads, not a write per request.
+const touchEvery = time.Minute
+
+// Current is the credential a request was authenticated with.
+type Current struct {
+	UserID    string
+	SessionID string // public id of the cookie session, if a cookie
+	FamilyID  string // sid of the access token, if a bearer token
+	Claims    *AccessClaims
+	// sessionToken is kept to derive the CSRF token.
+	sessionToken string
+}
+
+// NewSession is a freshly created cookie session.
+type NewSession struct {
+	Token     Secret
+	CSRFToken Secret
+	ExpiresAt time.Time
+	Session   *Session
+}
+
+// CreateSession starts a cookie session for a user who just authenticated.
+// The token is new for every login (no fixation: ASVS 7.2.4).
+func (s *Service) CreateSession(ctx context.Context, cl Client, u *User) (*NewSession, error) {
+	tok, err := newToken(s.rand)
+	if err != nil {
+		return nil, storeErr("create session", err)
+	}
+	id, err := newID(s.rand, "ses_")
+	if err != nil {
+		return nil, storeErr("create session", err)
+	}
+	now := s.now().UTC()
+	sess := &Session{
+		ID: id, UserID: u.ID, TokenHash: HashToken(tok.Reveal()), CreatedAt: now, LastSeenAt: now,
+		ExpiresAt: now.Add(s.cfg.SessionTTL), IP: cl.IP, UserAgent: truncate(cl.UserAgent, 256),
+	}
+	if err := s.store.CreateSession(ctx, sess); err != nil {
+		return nil, storeErr("create session", err)
+	}
+	return &NewSession{Token: tok, CSRFToken: csrfToken(tok.Reveal()), ExpiresAt: sess.ExpiresAt, Session: sess}, nil
+}
+
+// csrfToken derives the session's CSRF token from the session token with
+// HMAC, keyed by the token itself: it is stable for the session, needs no
+// storage or server key, and does not reveal the session token.
+func csrfToken(sessionToken string) Secret {
+	mac := hmac.New(sha256.New, []byte(sessionToken))
+	mac.Write([]byte("bulwark csrf v1"))
+	return Secret(base64.RawURLEncoding.EncodeToString(mac.Sum(nil)))
+}
+
+// CSRFToken returns the CSRF token of a cookie-authenticated request.
+func (c *Current) CSRFToken() Secret {
+	if c.sessionToken == "" {
+		return ""
+	}
+	return csrfToken(c.sessionToken)
+}
+
+// CheckCSRF reports whether got is the session's CSRF token, in constant time.
+func (c *Current) CheckCSRF(got string) bool {
+	want := c.CSRFToken()
+	return want != "" && hmac.Equal([]byte(got), []byte(want))
+}
+
+// SessionByToken authenticates a session cookie. A token the server never
+// issued, an expired one (absolute or idle, enforced here and not by the
+// cookie's Max-Age) or one of a disabled account is refused.
+func (s *Service) SessionByToken(ctx context.Context, token string) (*Current, *User, error) {
+	if token == "" || len(token) > 128 {
+		return nil, nil, unauthenticated()
+	}
+	sess, err := s.store.SessionByTokenHash(ctx, HashToken(token))
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil, unauthenticated()
+	}
+	if err != nil {
+		return nil, nil, storeErr("load session", err)
+	}
+	now := s.now()
+	if !now.Before(sess.ExpiresAt) {
+		return nil, nil, unauthenticated()
+	}
+	if s.cfg.SessionIdleTTL > 0 && now.Sub(sess.LastSeenAt) >= s.cfg.SessionIdleTTL {
+		return nil, nil, unauthenticated()
+	}
+	u, err := s.store.UserByID(ctx, sess.UserID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil, unauthenticated()
+	}
+	if err != nil {
+		return nil, nil, storeErr("load session", err)
+	}
+	if u.Disabled {
+		return nil, nil, unauthenticated()
+	}
+	if now.Sub(sess.LastSeenAt) >= touchEvery {
+		if err := s.store.TouchSession(ctx, sess.ID, now.UTC()); err != nil {
+			return nil, nil, storeErr("touch session", err)
+		}
+	}
+	return &Current{UserID: u.ID, SessionID: sess.ID, sessionToken: token}, u, nil
+}
+
+// DeleteSession ends the cookie session of cur (logout).
+func (s *Service) DeleteSession(ctx context.Context, cl Client, cur *Current) error {
+	err := s.store.DeleteSession(ctx, cur.UserID, cur.SessionID)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return storeErr("delete session", err)
+	}
+	s.audit(ctx, cl, Event{Name: EventLogout, UserID: cur.UserID, SessionID: cur.SessionID})
+	return nil
+}
+
+// BearerByToken authenticates an access token: signature and claims, then the
+// deny list (its jti and its family's sid), the user's revocation epoch and
+// the account state, on every request.
+func (s *Service) BearerByToken(ctx context.Context, token string) (*Current, *User, error) {
+	now := s.now()
+	c, err := s.tokens.Verify(token, now)
+	if err != nil {
+		return nil, nil, unauthenticated()
+	}
+	denied, err := s.store.Denied(ctx, now.UTC(), "jti:"+c.ID, "sid:"+c.SessionID)
+	if err != nil {
+		return nil, nil, storeErr("check deny list", err)
+	}
+	if denied {
+		return nil, nil, unauthenticated()
+	}
+	u, err := s.store.UserByID(ctx, c.Subject)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil, unauthenticated()
+	}
+	if err != nil {
+		return nil, nil, storeErr("load user", err)
+	}
+	if u.Disabled || c.IssuedAt.Unix() < u.TokensValidAfter.Unix() {
+		return nil, nil, unauthenticated()
+	}
+	return &Current{UserID: u.ID, FamilyID: c.SessionID, Claims: &c}, u, nil
+}
+
+// SessionView is one entry of the sessions list.
+type SessionView struct {
+	SessionInfo
+	Current bool
+}
+
+// ListSessions lists the user's cookie sessions and refresh families.
+func (s *Service) ListSessions(ctx context.Context, cur *Current) ([]SessionView, error) {
+	infos, err := s.store.ListSessions(ctx, cur.UserID, s.now().UTC())
+	if err != nil {
+		return nil, storeErr("list sessions", err)
+	}
+	out := make([]SessionView, len(infos))
+	for i, in := range infos {
+		out[i] = SessionView{SessionInfo: in, Current: in.ID == cur.SessionID || in.ID == cur.FamilyID}
+	}
+	return out, nil
+}
+
+// RevokeSession revokes one of the user's sessions or families by public id.
+// Another user's id is not_found.
+func (s *Service) RevokeSession(ctx context.Context, cl Client, cur *Current, id string) error {
+	err := s.store.DeleteSession(ctx, cur.UserID, id)
+	if err == nil {
+		s.audit(ctx, cl, Event{Name: EventSessionRevoked, UserID: cur.UserID, SessionID: id})
+		return nil
+	}
+	if !errors.Is(err, ErrNotFound) {
+		return storeErr("revoke session", err)
+	}
+	if err := s.revokeFamily(ctx, cur.UserID, id); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return &Error{Code: CodeNotFound, Message: "No such session."}
+		}
+		return storeErr("revoke session", err)
+	}
+	s.audit(ctx, cl, Event{Name: EventSessionRevoked, UserID: cur.UserID, SessionID: id})
+	return nil
+}
+
+// RevokeOtherSessions revokes every session and family of the user but the
+// current one.
+func (s *Service) RevokeOtherSessions(ctx context.Context, cl Client, cur *Current) error {
+	now := s.now().UTC()
+	fams, err := s.store.RevokeUserSessions(ctx, cur.UserID, cur.SessionID, cur.FamilyID, now)
+	if err != nil {
+		return storeErr("revoke sessions", err)
+	}
+	if err := s.denyFamilies(ctx, fams, now); err != nil {
+		return err
+	}
+	s.audit(ctx, cl, Event{Name: EventSessionRevoked, UserID: cur.UserID, Reason: "all_other_sessions"})
+	return nil
+}
+
+// revokeFamily revokes a family and denies the access tokens issued from it
+// until they expire (API.md "Several instances").
+func (s *Service) revokeFamily(ctx context.Context, userID, familyID string) error {
+	now := s.now().UTC()
+	if err := s.store.RevokeFamily(ctx, userID, familyID, now); err != nil {
+		return err
+	}
+	return s.store.Deny(ctx, "sid:"+familyID, now.Add(s.cfg.AccessTTL+time.Minute))
+}
+
+func (s *Service) denyFamilies(ctx context.Context, ids []string, now time.Time) error {
+	for _, id := range ids {
+		if err := s.store.Deny(ctx, "sid:"+id, now.Add(s.cfg.AccessTTL+time.Minute)); err != nil {
+			return storeErr("deny family", err)
+		}
+	}
+	return nil
+}
+
+// revokeAll revokes every session and family of a user except the ones
+// named, and moves the user's revocation epoch to now so that every access
+// token issued before it is refused.
+func (s *Service) revokeAll(ctx context.Context, userID, keepSession, keepFamily string) error {
+	now := s.now().UTC()
+	fams, err := s.store.RevokeUserSessions(ctx, userID, keepSession, keepFamily, now)
+	if err != nil {
+		return storeErr("revoke sessions", err)
+	}
+	if err := s.denyFamilies(ctx, fams, now); err != nil {
+		return err
+	}
+	if err := s.store.SetTokensValidAfter(ctx, userID, now); err != nil {
+		return storeErr("revoke tokens", err)
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	// Cut at a rune boundary.
+	for n > 0 && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n]
+}
