@@ -1,0 +1,123 @@
+package httpapi
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/bulwarkauth/bulwark/internal/auth"
+)
+
+type userJSON struct {
+	ID            string  `json:"id"`
+	Email         string  `json:"email"`
+	EmailVerified bool    `json:"email_verified"`
+	CreatedAt     string  `json:"created_at"`
+	MFA           mfaJSON `json:"mfa"`
+}
+
+type mfaJSON struct {
+	TOTP     bool `json:"totp"`
+	Passkeys int  `json:"passkeys"`
+}
+
+func userView(u *auth.User) userJSON {
+	return userJSON{ID: u.ID, Email: u.Email, EmailVerified: u.EmailVerified, CreatedAt: rfc3339(u.CreatedAt)}
+}
+
+func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+type statusJSON struct {
+	Status string `json:"status"`
+}
+
+func (s *Server) handleSignup() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		in, err := decode(r, false, "email", "password")
+		if err == nil {
+			err = require(in, "email", "password")
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		res, err := s.svc.Signup(r.Context(), clientOf(r), in["email"], in["password"])
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if res.User != nil {
+			encode(w, http.StatusCreated, map[string]any{"user": userView(res.User)})
+			return
+		}
+		encode(w, http.StatusAccepted, statusJSON{Status: "verification_sent"})
+	})
+}
+
+func (s *Server) handleVerifyEmail() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		in, err := decode(r, false, "token")
+		if err == nil {
+			err = require(in, "token")
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		u, err := s.svc.VerifyEmail(r.Context(), clientOf(r), in["token"])
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		encode(w, http.StatusOK, map[string]any{"user": userView(u)})
+	})
+}
+
+func (s *Server) handleResendVerification() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		in, err := decode(r, false, "email")
+		if err == nil {
+			err = require(in, "email")
+		}
+		if err == nil {
+			err = s.svc.ResendVerification(r.Context(), clientOf(r), in["email"])
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		encode(w, http.StatusAccepted, statusJSON{Status: "accepted"})
+	})
+}
+
+func (s *Server) handleMe() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, u := authOf(r)
+		encode(w, http.StatusOK, map[string]any{"user": userView(u)})
+	})
+}
+
+func (s *Server) handlePasswordChange() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		in, err := decode(r, false, "current_password", "new_password")
+		if err == nil {
+			err = require(in, "current_password", "new_password")
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		cur, _ := authOf(r)
+		err = s.svc.ChangePassword(r.Context(), clientOf(r), *cur, in["current_password"], in["new_password"])
+		if auth.ErrorCode(err) == auth.CodeInvalidCredentials {
+			// The caller is signed in: a wrong current password is 403 (API.md).
+			e := err.(*auth.Error)
+			s.writeProblem(w, r, http.StatusForbidden, e)
+			return
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		encode(w, http.StatusOK, statusJSON{Status: "password_changed"})
+	})
+}

@@ -1,0 +1,77 @@
+package httpapi
+
+import (
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"unicode/utf8"
+)
+
+func (s *Server) handleJWKS() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		// Public keys may be cached briefly by resource servers.
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		body := s.opt.JWKS
+		if len(body) == 0 {
+			body = []byte(`{"keys":[]}`)
+		}
+		_, _ = w.Write(body)
+	})
+}
+
+func (s *Server) handleDiscovery() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		base := s.opt.PublicURL
+		encode(w, http.StatusOK, map[string]any{
+			"issuer":                                base,
+			"jwks_uri":                              base + "/.well-known/jwks.json",
+			"token_endpoint":                        base + "/v1/token",
+			"revocation_endpoint":                   base + "/v1/token/revoke",
+			"grant_types_supported":                 []string{"password", "refresh_token"},
+			"token_endpoint_auth_methods_supported": []string{"none"},
+			"response_types_supported":              []string{},
+		})
+	})
+}
+
+func (s *Server) handleHealthz() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		encode(w, http.StatusOK, statusJSON{Status: "ok"})
+	})
+}
+
+func (s *Server) handleReadyz() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		failing := s.opt.Ready(r.Context())
+		if len(failing) > 0 {
+			w.Header().Set("Retry-After", "5")
+			encode(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "failing": failing})
+			return
+		}
+		encode(w, http.StatusOK, statusJSON{Status: "ready"})
+	})
+}
+
+// handleCSPReport logs Content-Security-Policy violation reports. Browsers
+// send them as application/csp-report or application/reports+json.
+func (s *Server) handleCSPReport() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		switch mt {
+		case "application/csp-report", "application/reports+json", "application/json":
+		default:
+			s.writeError(w, r, errUnsupported())
+			return
+		}
+		body, err := io.ReadAll(io.LimitReader(r.Body, 16<<10))
+		if err != nil || !utf8.Valid(body) {
+			s.writeError(w, r, badRequest("The report could not be read.", nil))
+			return
+		}
+		s.log.LogAttrs(r.Context(), slog.LevelWarn, "audit", slog.String("event", "csp_report"),
+			slog.String("request_id", requestID(r.Context())), slog.String("ip", clientOf(r).IP), slog.String("report", string(body)))
+		w.WriteHeader(http.StatusNoContent)
+	})
+}

@@ -1,0 +1,83 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/bulwarkauth/bulwark/internal/auth"
+)
+
+// deviceMaxAge is one year (API.md "Rate limits and lockout").
+const deviceMaxAge = 365 * 24 * 60 * 60
+
+func (s *Server) setCookie(w http.ResponseWriter, name, value string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{
+		Name: name, Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: !s.opt.Dev, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// handleSessionCreate is the cookie login. It is cross-origin protected like
+// every cookie-authenticated request, against login CSRF.
+func (s *Server) handleSessionCreate() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.crossOriginOK(r) {
+			s.writeError(w, r, csrfFailed())
+			return
+		}
+		in, err := decode(r, false, "email", "password")
+		if err == nil {
+			err = require(in, "email", "password")
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		cl := clientOf(r)
+		if c, err := r.Cookie(s.deviceCookie); err == nil {
+			cl.DeviceToken = c.Value
+		}
+		login, err := s.svc.Authenticate(r.Context(), cl, in["email"], in["password"])
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		ns, err := s.svc.CreateSession(r.Context(), cl, login.User)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		s.setCookie(w, s.sessionCookie, ns.Token.Reveal(), int(s.svc.Config().SessionTTL.Seconds()))
+		s.setCookie(w, s.deviceCookie, login.DeviceToken.Reveal(), deviceMaxAge)
+		encode(w, http.StatusOK, map[string]any{
+			"user": userView(login.User), "csrf_token": ns.CSRFToken.Reveal(), "expires_at": rfc3339(ns.ExpiresAt),
+		})
+	})
+}
+
+func (s *Server) handleSessionDelete() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cur, _ := authOf(r)
+		if cur.SessionID == "" {
+			s.writeError(w, r, &auth.Error{Code: auth.CodeInvalidRequest, Message: "This route ends a cookie session; bearer clients use POST /v1/logout."})
+			return
+		}
+		if err := s.svc.DeleteSession(r.Context(), clientOf(r), cur); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		s.setCookie(w, s.sessionCookie, "", -1)
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+func (s *Server) handleCSRF() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cur, _ := authOf(r)
+		tok := cur.CSRFToken()
+		if tok == "" {
+			s.writeError(w, r, &auth.Error{Code: auth.CodeInvalidRequest, Message: "CSRF tokens belong to cookie sessions; bearer requests need none."})
+			return
+		}
+		encode(w, http.StatusOK, map[string]string{"csrf_token": tok.Reveal()})
+	})
+}

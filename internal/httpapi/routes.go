@@ -1,0 +1,39 @@
+package httpapi
+
+import "net/http"
+
+// routes lists the whole API surface (API.md "Routes"). No GET route changes
+// state (ASVS 3.5.3): Go's cross-origin protection lets every GET through.
+func (s *Server) routes() {
+	m := s.mux
+	// Accounts.
+	m.Handle("POST /v1/signup", s.handleSignup())
+	m.Handle("POST /v1/email/verify", s.handleVerifyEmail())
+	m.Handle("POST /v1/email/verify/resend", s.handleResendVerification())
+	m.Handle("GET /v1/me", s.authenticated(s.handleMe()))
+	m.Handle("POST /v1/password/change", s.authenticated(s.handlePasswordChange()))
+	// Signing in and out.
+	m.Handle("POST /v1/session", s.handleSessionCreate())
+	m.Handle("DELETE /v1/session", s.authenticated(s.handleSessionDelete()))
+	m.Handle("GET /v1/session/csrf", s.authenticated(s.handleCSRF()))
+	m.Handle("POST /v1/token", s.handleToken())
+	m.Handle("POST /v1/token/revoke", s.handleRevoke())
+	m.Handle("POST /v1/logout", s.authenticated(s.handleLogout()))
+	// Sessions.
+	m.Handle("GET /v1/sessions", s.authenticated(s.handleSessionsList()))
+	m.Handle("DELETE /v1/sessions/{id}", s.authenticated(s.handleSessionRevoke()))
+	m.Handle("DELETE /v1/sessions", s.authenticated(s.handleSessionsRevokeOthers()))
+	// Password reset.
+	m.Handle("POST /v1/password/forgot", s.handleForgot())
+	m.Handle("POST /v1/password/reset", s.handleReset())
+	// Keys and discovery.
+	m.Handle("GET /.well-known/jwks.json", s.handleJWKS())
+	m.Handle("GET /.well-known/openid-configuration", s.handleDiscovery())
+	// Operations.
+	m.Handle("GET /healthz", s.handleHealthz())
+	m.Handle("GET /readyz", s.handleReadyz())
+	m.Handle("POST /v1/csp-report", s.handleCSPReport())
+	m.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.writeProblem(w, r, http.StatusNotFound, notFound())
+	}))
+}
