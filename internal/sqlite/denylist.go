@@ -1,0 +1,57 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+	"time"
+)
+
+// Deny adds key until expiresAt. Adding an existing key keeps the later
+// expiry.
+func (db *DB) Deny(ctx context.Context, key string, expiresAt time.Time) error {
+	return wrapErr("deny key", db.writeTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `
+			INSERT INTO deny_list (key, expires_at) VALUES (?, ?)
+			ON CONFLICT (key) DO UPDATE SET expires_at = MAX(expires_at, excluded.expires_at)`,
+			key, expiresAt.UnixMicro())
+		return err
+	}))
+}
+
+// Denied reports whether any of keys is denied at now, that is listed with an
+// expiry after now.
+func (db *DB) Denied(ctx context.Context, now time.Time, keys ...string) (bool, error) {
+	if len(keys) == 0 {
+		return false, nil
+	}
+	args := make([]any, 0, len(keys)+1)
+	args = append(args, now.UnixMicro())
+	for _, k := range keys {
+		args = append(args, k)
+	}
+	var denied bool
+	err := db.read.QueryRowContext(ctx, `
+		SELECT EXISTS (SELECT 1 FROM deny_list WHERE expires_at > ? AND key IN (?`+strings.Repeat(", ?", len(keys)-1)+`))`,
+		args...).Scan(&denied)
+	if err != nil {
+		return false, wrapErr("check deny list", err)
+	}
+	return denied, nil
+}
+
+// PurgeDenied deletes entries that expired before now.
+func (db *DB) PurgeDenied(ctx context.Context, now time.Time) error {
+	return wrapErr("purge deny list", db.writeTx(ctx, func(tx *sql.Tx) error {
+		_, err := purgeDenied(ctx, tx, now)
+		return err
+	}))
+}
+
+func purgeDenied(ctx context.Context, tx *sql.Tx, now time.Time) (int64, error) {
+	res, err := tx.ExecContext(ctx, `DELETE FROM deny_list WHERE expires_at < ?`, now.UnixMicro())
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}

@@ -1,0 +1,23 @@
+package sqlite
+
+import (
+	"context"
+	"io/fs"
+)
+
+// MigrateFS and PendingFS run the migrations of another file system, so tests
+// can check ordering and idempotence with migrations of their own.
+func (db *DB) MigrateFS(ctx context.Context, fsys fs.FS, dir string) error {
+	return db.migrate(ctx, fsys, dir)
+}
+
+func (db *DB) PendingFS(ctx context.Context, fsys fs.FS, dir string) ([]string, error) {
+	return db.pending(ctx, fsys, dir)
+}
+
+// PragmaForTest reads a PRAGMA on the write connection.
+func (db *DB) PragmaForTest(ctx context.Context, name string) (string, error) {
+	var v string
+	err := db.write.QueryRowContext(ctx, "PRAGMA "+name).Scan(&v)
+	return v, err
+}

@@ -1,0 +1,94 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/bulwarkauth/bulwark/internal/auth"
+)
+
+// RecordLoginFailure adds one failure for key at now, in one write
+// transaction, and returns the state after it:
+//
+//   - if the key was locked and the lock has expired at now, the count
+//     starts again from zero (so this failure makes it 1) and the lock is
+//     cleared;
+//   - when the new count is at least threshold and the key is not locked at
+//     now, it is locked until now+lockFor; a lock in force is left as it is,
+//     so failures during a lock do not extend it;
+//   - a threshold below 1 never locks.
+//
+// Calls are serialised on the write connection, so none loses an increment.
+func (db *DB) RecordLoginFailure(ctx context.Context, key string, now time.Time, threshold int, lockFor time.Duration) (auth.Lockout, error) {
+	var l auth.Lockout
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		l, err = lockout(ctx, tx, key)
+		if err != nil {
+			return err
+		}
+		if !l.LockedUntil.IsZero() && !l.LockedUntil.After(now) {
+			l = auth.Lockout{}
+		}
+		l.Failures++
+		if threshold > 0 && l.Failures >= threshold && !l.LockedUntil.After(now) {
+			l.LockedUntil = now.Add(lockFor)
+		}
+		_, err = tx.ExecContext(ctx, `
+			INSERT INTO login_failures (key, failures, locked_until, updated_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (key) DO UPDATE SET
+				failures = excluded.failures, locked_until = excluded.locked_until, updated_at = excluded.updated_at`,
+			key, l.Failures, timeArg(l.LockedUntil), now.UnixMicro())
+		return err
+	})
+	if err != nil {
+		return auth.Lockout{}, wrapErr("record login failure", err)
+	}
+	// Read back at the stored precision.
+	l.LockedUntil = truncateMicro(l.LockedUntil)
+	return l, nil
+}
+
+// LoginLockout returns the state for key, the zero value if there is none.
+// An expired lock is returned as stored; the caller compares it with now.
+func (db *DB) LoginLockout(ctx context.Context, key string) (auth.Lockout, error) {
+	var l auth.Lockout
+	err := db.readTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		l, err = lockout(ctx, tx, key)
+		return err
+	})
+	if err != nil {
+		return auth.Lockout{}, wrapErr("get login lockout", err)
+	}
+	return l, nil
+}
+
+func lockout(ctx context.Context, tx *sql.Tx, key string) (auth.Lockout, error) {
+	var l auth.Lockout
+	err := tx.QueryRowContext(ctx, `SELECT failures, locked_until FROM login_failures WHERE key = ?`, key).
+		Scan(&l.Failures, timeCol{&l.LockedUntil})
+	if errors.Is(err, sql.ErrNoRows) {
+		return auth.Lockout{}, nil
+	}
+	return l, err
+}
+
+// ClearLoginFailures forgets the failures and lock of key. A key without
+// failures is not an error.
+func (db *DB) ClearLoginFailures(ctx context.Context, key string) error {
+	return wrapErr("clear login failures", db.writeTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM login_failures WHERE key = ?`, key)
+		return err
+	}))
+}
+
+// truncateMicro drops what the database does not store and normalises to UTC.
+func truncateMicro(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return time.UnixMicro(t.UnixMicro()).UTC()
+}

@@ -1,0 +1,189 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/bulwarkauth/bulwark/internal/auth"
+)
+
+// CreateRefreshFamily inserts the family and its first token in one
+// transaction. first.FamilyID is set to f.ID. An unknown user is
+// auth.ErrNotFound.
+func (db *DB) CreateRefreshFamily(ctx context.Context, f *auth.RefreshFamily, first *auth.RefreshToken) error {
+	first.FamilyID = f.ID
+	return wrapErr("create refresh family", db.writeTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO refresh_families (id, user_id, created_at, last_seen_at, expires_at, revoked_at, ip, user_agent)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			f.ID, f.UserID, timeArg(f.CreatedAt), timeArg(f.LastSeenAt), timeArg(f.ExpiresAt), timeArg(f.RevokedAt),
+			f.IP, f.UserAgent); err != nil {
+			return err
+		}
+		return insertRefreshToken(ctx, tx, first)
+	}))
+}
+
+func insertRefreshToken(ctx context.Context, tx *sql.Tx, t *auth.RefreshToken) error {
+	_, err := tx.ExecContext(ctx, `
+		INSERT INTO refresh_tokens (hash, family_id, parent_hash, created_at, used_at, successor_hash, sealed_successor)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		t.Hash, t.FamilyID, blobArg(t.ParentHash), timeArg(t.CreatedAt), timeArg(t.UsedAt),
+		blobArg(t.SuccessorHash), blobArg(t.SealedSuccessor))
+	return err
+}
+
+// RefreshTokenByHash returns the token and its family, or auth.ErrNotFound.
+func (db *DB) RefreshTokenByHash(ctx context.Context, hash []byte) (*auth.RefreshToken, *auth.RefreshFamily, error) {
+	var t auth.RefreshToken
+	var f auth.RefreshFamily
+	err := db.read.QueryRowContext(ctx, `
+		SELECT t.hash, t.family_id, t.parent_hash, t.created_at, t.used_at, t.successor_hash, t.sealed_successor,
+			f.id, f.user_id, f.created_at, f.last_seen_at, f.expires_at, f.revoked_at, f.ip, f.user_agent
+		FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id
+		WHERE t.hash = ?`, hash,
+	).Scan(&t.Hash, &t.FamilyID, &t.ParentHash, timeCol{&t.CreatedAt}, timeCol{&t.UsedAt}, &t.SuccessorHash, &t.SealedSuccessor,
+		&f.ID, &f.UserID, timeCol{&f.CreatedAt}, timeCol{&f.LastSeenAt}, timeCol{&f.ExpiresAt}, timeCol{&f.RevokedAt}, &f.IP, &f.UserAgent)
+	if err != nil {
+		return nil, nil, wrapErr("get refresh token", err)
+	}
+	return &t, &f, nil
+}
+
+// RotateRefreshToken is the compare-and-swap of rotation, in one write
+// transaction: the UPDATE of the old token matches only while it is unused
+// and its family unrevoked, and only when it matched are next inserted (with
+// FamilyID and ParentHash set from the old token; a zero CreatedAt becomes
+// now) and the family's last_seen_at set. It returns false, changing nothing,
+// when the token is unknown, used or in a revoked family.
+func (db *DB) RotateRefreshToken(ctx context.Context, oldHash []byte, next *auth.RefreshToken, now time.Time) (bool, error) {
+	var rotated bool
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		var familyID string
+		err := tx.QueryRowContext(ctx, `
+			UPDATE refresh_tokens SET used_at = ?, successor_hash = ?, sealed_successor = ?
+			WHERE hash = ? AND used_at IS NULL
+				AND family_id IN (SELECT id FROM refresh_families WHERE revoked_at IS NULL)
+			RETURNING family_id`,
+			now.UnixMicro(), blobArg(next.Hash), blobArg(next.SealedSuccessor), oldHash,
+		).Scan(&familyID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		n := *next
+		n.FamilyID = familyID
+		n.ParentHash = oldHash
+		if n.CreatedAt.IsZero() {
+			n.CreatedAt = now
+		}
+		// The successor's own successor fields describe its future rotation.
+		n.UsedAt, n.SuccessorHash, n.SealedSuccessor = time.Time{}, nil, nil
+		if err := insertRefreshToken(ctx, tx, &n); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE refresh_families SET last_seen_at = ? WHERE id = ?`,
+			now.UnixMicro(), familyID); err != nil {
+			return err
+		}
+		rotated = true
+		return nil
+	})
+	if err != nil {
+		return false, wrapErr("rotate refresh token", err)
+	}
+	return rotated, nil
+}
+
+// RevokeFamily sets revoked_at to now on the family if it is live (not
+// revoked and not expired at now). userID, when not empty, restricts it to
+// that user's families. An unknown family, or another user's, is
+// auth.ErrNotFound; a family that exists but is no longer live is left as it
+// is and is not an error.
+func (db *DB) RevokeFamily(ctx context.Context, userID, familyID string, now time.Time) error {
+	return wrapErr("revoke refresh family", db.writeTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `
+			UPDATE refresh_families SET revoked_at = ?1
+			WHERE id = ?2 AND (?3 = '' OR user_id = ?3) AND revoked_at IS NULL AND expires_at > ?1`,
+			now.UnixMicro(), familyID, userID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n > 0 {
+			return err
+		}
+		var one int
+		return tx.QueryRowContext(ctx, `SELECT 1 FROM refresh_families WHERE id = ?1 AND (?2 = '' OR user_id = ?2)`,
+			familyID, userID).Scan(&one)
+	}))
+}
+
+// ListSessions returns the user's live cookie sessions (expiring after now)
+// and live refresh families (not revoked, expiring after now), newest first.
+func (db *DB) ListSessions(ctx context.Context, userID string, now time.Time) ([]auth.SessionInfo, error) {
+	rows, err := db.read.QueryContext(ctx, `
+		SELECT id, 'cookie', created_at, last_seen_at, ip, user_agent FROM sessions
+		WHERE user_id = ?1 AND expires_at > ?2
+		UNION ALL
+		SELECT id, 'token', created_at, last_seen_at, ip, user_agent FROM refresh_families
+		WHERE user_id = ?1 AND revoked_at IS NULL AND expires_at > ?2
+		ORDER BY 3 DESC, 1 DESC`,
+		userID, now.UnixMicro())
+	if err != nil {
+		return nil, wrapErr("list sessions", err)
+	}
+	defer rows.Close()
+	list := []auth.SessionInfo{}
+	for rows.Next() {
+		var s auth.SessionInfo
+		if err := rows.Scan(&s.ID, &s.Kind, timeCol{&s.CreatedAt}, timeCol{&s.LastSeenAt}, &s.IP, &s.UserAgent); err != nil {
+			return nil, wrapErr("list sessions", err)
+		}
+		list = append(list, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrapErr("list sessions", err)
+	}
+	return list, nil
+}
+
+// RevokeUserSessions deletes every cookie session of the user except
+// keepSessionID and revokes every live refresh family except keepFamilyID, in
+// one transaction. It returns the ids of the families it revoked, sorted.
+func (db *DB) RevokeUserSessions(ctx context.Context, userID, keepSessionID, keepFamilyID string, now time.Time) ([]string, error) {
+	var revoked []string
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		revoked = nil // in case of a retry
+		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ? AND id <> ?`,
+			userID, keepSessionID); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `
+			UPDATE refresh_families SET revoked_at = ?1
+			WHERE user_id = ?2 AND id <> ?3 AND revoked_at IS NULL AND expires_at > ?1
+			RETURNING id`,
+			now.UnixMicro(), userID, keepFamilyID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			revoked = append(revoked, id)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, wrapErr("revoke user sessions", err)
+	}
+	slices.Sort(revoked)
+	return revoked, nil
+}

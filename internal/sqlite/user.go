@@ -1,0 +1,86 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/bulwarkauth/bulwark/internal/auth"
+)
+
+const userColumns = `id, email, password_hash, email_verified, disabled, created_at, tokens_valid_after`
+
+// CreateUser inserts u. It returns auth.ErrConflict when the email exists.
+func (db *DB) CreateUser(ctx context.Context, u *auth.User) error {
+	return wrapErr("create user", db.writeTx(ctx, func(tx *sql.Tx) error {
+		return createUser(ctx, tx, u)
+	}))
+}
+
+func createUser(ctx context.Context, tx *sql.Tx, u *auth.User) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.Email, u.PasswordHash, u.EmailVerified, u.Disabled, timeArg(u.CreatedAt), timeArg(u.TokensValidAfter))
+	return err
+}
+
+// UserByID returns the user or auth.ErrNotFound.
+func (db *DB) UserByID(ctx context.Context, id string) (*auth.User, error) {
+	u, err := scanUser(db.read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+	return u, wrapErr("get user", err)
+}
+
+// UserByEmail returns the user with this normalised email or auth.ErrNotFound.
+func (db *DB) UserByEmail(ctx context.Context, email string) (*auth.User, error) {
+	u, err := scanUser(db.read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE email = ?`, email))
+	return u, wrapErr("get user by email", err)
+}
+
+func scanUser(row *sql.Row) (*auth.User, error) {
+	var u auth.User
+	if err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.EmailVerified, &u.Disabled,
+		timeCol{&u.CreatedAt}, timeCol{&u.TokensValidAfter}); err != nil {
+		return nil, err
+	}
+	return &u, nil
+}
+
+// SetPasswordHash replaces the user's hash.
+func (db *DB) SetPasswordHash(ctx context.Context, userID, hash string) error {
+	return wrapErr("set password hash", db.writeTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, hash, userID)
+		if err != nil {
+			return err
+		}
+		return rowsAffected(res)
+	}))
+}
+
+// MarkEmailVerified sets email_verified.
+func (db *DB) MarkEmailVerified(ctx context.Context, userID string) error {
+	return wrapErr("mark email verified", db.writeTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE users SET email_verified = 1 WHERE id = ?`, userID)
+		if err != nil {
+			return err
+		}
+		return rowsAffected(res)
+	}))
+}
+
+// SetTokensValidAfter moves the user's revocation epoch to t, never
+// backwards: an earlier (or zero) t leaves it as it is.
+func (db *DB) SetTokensValidAfter(ctx context.Context, userID string, t time.Time) error {
+	return wrapErr("set tokens valid after", db.writeTx(ctx, func(tx *sql.Tx) error {
+		if t.IsZero() {
+			var one int
+			return tx.QueryRowContext(ctx, `SELECT 1 FROM users WHERE id = ?`, userID).Scan(&one)
+		}
+		// SQLite counts a matched row as changed even when the value stays.
+		res, err := tx.ExecContext(ctx,
+			`UPDATE users SET tokens_valid_after = MAX(COALESCE(tokens_valid_after, ?1), ?1) WHERE id = ?2`,
+			t.UnixMicro(), userID)
+		if err != nil {
+			return err
+		}
+		return rowsAffected(res)
+	}))
+}
