@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime/debug"
+	"strings"
+)
+
+// version is set at build time with -ldflags "-X main.version=…"; otherwise
+// the module version from the build info is used.
+var version = ""
+
+// run is the whole program: main only wires the process to it, so tests can
+// start a real server in-process with their own arguments and environment.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) < 2 {
+		return errors.New("usage: bulwark serve|migrate|version [--dev] [--setting=value …]")
+	}
+	cmd, rest := args[1], args[2:]
+	switch cmd {
+	case "version", "--version", "-v":
+		fmt.Fprintf(stdout, "{\"version\":%q}\n", buildVersion())
+		return nil
+	case "serve", "migrate":
+	default:
+		return fmt.Errorf("unknown command %q: usage: bulwark serve|migrate|version", cmd)
+	}
+	dev, flags, err := parseFlags(rest)
+	if err != nil {
+		return err
+	}
+	cfg, err := LoadConfig(getenv, flags, dev)
+	if err != nil {
+		return fmt.Errorf("configuration refused: %w", err)
+	}
+	if cmd == "migrate" {
+		return migrate(ctx, cfg, stdout)
+	}
+	return serve(ctx, cfg, stdout, stderr)
+}
+
+// parseFlags reads --dev and --name=value or --name value pairs.
+func parseFlags(args []string) (dev bool, flags map[string]string, err error) {
+	flags = map[string]string{}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if !strings.HasPrefix(a, "-") {
+			return false, nil, fmt.Errorf("unexpected argument %q", a)
+		}
+		name := strings.TrimLeft(a, "-")
+		if name == "dev" {
+			dev = true
+			continue
+		}
+		value, hasValue := "", false
+		if n, v, ok := strings.Cut(name, "="); ok {
+			name, value, hasValue = n, v, true
+		}
+		if !hasValue {
+			if i+1 >= len(args) {
+				return false, nil, fmt.Errorf("flag --%s needs a value", name)
+			}
+			i++
+			value = args[i]
+		}
+		flags[name] = value
+	}
+	return dev, flags, nil
+}
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "devel"
+}

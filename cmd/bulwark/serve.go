@@ -1,0 +1,238 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/bulwarkauth/bulwark/internal/auth"
+	"github.com/bulwarkauth/bulwark/internal/httpapi"
+	"github.com/bulwarkauth/bulwark/internal/mail"
+	"github.com/bulwarkauth/bulwark/internal/memory"
+	"github.com/bulwarkauth/bulwark/internal/password"
+	"github.com/bulwarkauth/bulwark/internal/sqlite"
+	"github.com/bulwarkauth/bulwark/internal/token"
+)
+
+// Server timeouts (STANDARDS item 102): slow-header and slow-body clients are
+// cut off, and idle keep-alive connections do not pile up.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 15 * time.Second
+	writeTimeout      = 30 * time.Second
+	idleTimeout       = 120 * time.Second
+	maxHeaderBytes    = 32 << 10
+	shutdownTimeout   = 10 * time.Second
+)
+
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// openStore opens the configured database. Only SQLite exists yet.
+func openStore(ctx context.Context, cfg *Config, migrate bool) (*sqlite.DB, error) {
+	if cfg.DatabaseDriver != "sqlite" {
+		return nil, fmt.Errorf("BULWARK_DATABASE_URL: the %s backend is not available in this build; use sqlite://", cfg.DatabaseDriver)
+	}
+	if dir := filepath.Dir(cfg.SQLitePath); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("create database directory: %w", err)
+		}
+	}
+	return sqlite.Open(ctx, cfg.SQLitePath, sqlite.AutoMigrate(migrate))
+}
+
+func migrate(ctx context.Context, cfg *Config, stdout io.Writer) error {
+	log := newLogger(stdout, cfg.LogLevel)
+	db, err := openStore(ctx, cfg, false)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	pending, err := db.Pending(ctx)
+	if err != nil {
+		return err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		return err
+	}
+	log.Info("migrations applied", "applied", pending, "database", "sqlite")
+	return nil
+}
+
+func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
+	log := newLogger(stdout, cfg.LogLevel)
+	if cfg.Dev {
+		log.Warn("dev mode: insecure conveniences are on; never use --dev in production", "relaxes", cfg.DevRelaxations())
+	}
+	if cfg.RedisURL != nil {
+		return errors.New("BULWARK_REDIS_URL: Redis is not available in this build; unset it (a single SQLite instance needs none)")
+	}
+	secret := []byte(cfg.JWTSecret)
+	if len(secret) == 0 {
+		if !cfg.Dev {
+			return errors.New("BULWARK_JWT_SECRET: managed signing keys are not available in this build; set BULWARK_JWT_SECRET")
+		}
+		var err error
+		if secret, err = token.GenerateSecret(); err != nil {
+			return err
+		}
+	}
+	issuer, err := token.NewHS256(secret, cfg.PublicURL.String(), cfg.TokenAudience, cfg.AccessTokenTTL)
+	if err != nil {
+		return fmt.Errorf("BULWARK_JWT_SECRET: %w", err)
+	}
+	hasher, err := password.New(password.Config{Algorithm: password.Algorithm(cfg.PasswordHasher), BcryptCost: cfg.BcryptCost})
+	if err != nil {
+		return fmt.Errorf("password hasher: %w", err)
+	}
+	policy, err := password.NewPolicy(cfg.PasswordMinLength)
+	if err != nil {
+		return fmt.Errorf("BULWARK_PASSWORD_MIN_LENGTH: %w", err)
+	}
+	mailer, err := newMailer(cfg)
+	if err != nil {
+		return fmt.Errorf("BULWARK_MAIL_URL: %w", err)
+	}
+
+	db, err := openStore(ctx, cfg, cfg.AutoMigrate)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if pending, err := db.Pending(ctx); err != nil {
+		return err
+	} else if len(pending) > 0 {
+		return fmt.Errorf("database has %d pending migrations (%s): run `bulwark migrate` or set BULWARK_AUTO_MIGRATE=true", len(pending), strings.Join(pending, ", "))
+	}
+
+	limiter := memory.NewLimiter(memory.LimiterOptions{})
+	worker := mail.NewWorker(db, mailer, log, time.Now)
+	svc, err := auth.NewService(ctx, authConfig(cfg), auth.Deps{
+		Store: db, Limiter: limiter, Hasher: hasher, Policy: policy, Normalize: password.Normalize,
+		Tokens: issuer, Logger: log, MailQueued: worker.Notify,
+	})
+	if err != nil {
+		return err
+	}
+	api := httpapi.NewServer(svc, log, httpapi.Options{
+		Dev: cfg.Dev, PublicURL: cfg.PublicURL.String(), TrustedProxies: cfg.TrustedProxies,
+		CORSOrigins: cfg.CORSOrigins, JWKS: issuer.JWKS(),
+		Ready: func(ctx context.Context) []string {
+			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			if err := db.Ping(ctx); err != nil {
+				return []string{"database"}
+			}
+			return nil
+		},
+	})
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           api,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		// net/http's own messages (TLS handshake errors…) become JSON too.
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+
+	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBackground()
+	go worker.Run(bg)
+	go limiter.Run(bg, time.Minute)
+	go purge(bg, db, log)
+
+	errc := make(chan error, 1)
+	go func() {
+		if cfg.TLSCert != "" {
+			errc <- srv.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	log.Info("listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL.String(), "version", buildVersion())
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("shutdown", "error", err.Error())
+	}
+	stopBackground()
+	// Deliver what is due before exiting; what is not stays in the outbox.
+	if err := worker.Flush(sctx); err != nil {
+		log.Warn("flush mail", "error", err.Error())
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// newMailer builds the sender of the configured mail URL. The config has
+// already resolved a file:// URL to its directory, relative or absolute.
+func newMailer(cfg *Config) (auth.Mailer, error) {
+	if cfg.MailURL.Scheme == "file" {
+		if err := os.MkdirAll(cfg.MailURL.Path, 0o700); err != nil {
+			return nil, fmt.Errorf("create mail directory: %w", err)
+		}
+		return mail.NewFileSender(cfg.MailURL.Path, cfg.MailFrom.String()), nil
+	}
+	return mail.NewSender(cfg.MailURL.String(), cfg.MailFrom.String())
+}
+
+// purge deletes expired rows every few minutes.
+func purge(ctx context.Context, db *sqlite.DB, log *slog.Logger) {
+	t := time.NewTicker(5 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := db.Purge(ctx, time.Now()); err != nil && ctx.Err() == nil {
+				log.Warn("purge expired rows", "error", err.Error())
+			}
+		}
+	}
+}
+
+func authConfig(c *Config) auth.Config {
+	return auth.Config{
+		PublicURL:           c.PublicURL.String(),
+		RequireVerification: c.EmailVerificationRequired,
+		SessionTTL:          c.SessionTTL,
+		SessionIdleTTL:      c.SessionIdleTTL,
+		AccessTTL:           c.AccessTokenTTL,
+		RefreshTTL:          c.RefreshTokenTTL,
+		RefreshGrace:        c.RefreshReuseGrace,
+		ResetTTL:            c.ResetTokenTTL,
+		VerifyTTL:           c.VerifyTokenTTL,
+		LockoutThreshold:    c.LockoutThreshold,
+		LockoutDuration:     c.LockoutDuration,
+		LoginPerIP:          c.LoginLimitPerIP,
+		LoginPerEmail:       c.LoginLimitPerEmail,
+		EmailPerEmail:       c.ResetLimitPerEmail,
+		EmailPerIP:          c.EmailLimitPerIP,
+		SignupPerIP:         c.SignupLimitPerIP,
+		TokenPerIP:          c.TokenLimitPerIP,
+	}
+}
