@@ -1,7 +1,5 @@
 package httpapi
 
-import "net/http"
-
 // routes lists the whole API surface (API.md "Routes"). No GET route changes
 // state (ASVS 3.5.3): Go's cross-origin protection lets every GET through.
 func (s *Server) routes() {
@@ -33,7 +31,6 @@ func (s *Server) routes() {
 	m.Handle("GET /healthz", s.handleHealthz())
 	m.Handle("GET /readyz", s.handleReadyz())
 	m.Handle("POST /v1/csp-report", s.handleCSPReport())
-	m.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.writeProblem(w, r, http.StatusNotFound, notFound())
-	}))
+	// Unknown routes and methods get the mux's 404 and 405 (with Allow),
+	// which the middleware rewrites as problem+json.
 }
