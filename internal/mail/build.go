@@ -62,9 +62,9 @@ func Build(from string, m *auth.Message, now time.Time, msgID string) ([]byte, e
 
 	if m.HTML == "" {
 		header("Content-Type", "text/plain; charset=utf-8")
-		header("Content-Transfer-Encoding", "quoted-printable")
+		header("Content-Transfer-Encoding", transferEncoding(m.Text))
 		b.WriteString("\r\n")
-		if err := writeQP(&b, m.Text); err != nil {
+		if err := writeText(&b, m.Text); err != nil {
 			return nil, err
 		}
 		return b.Bytes(), nil
@@ -78,12 +78,12 @@ func Build(from string, m *auth.Message, now time.Time, msgID string) ([]byte, e
 	} {
 		w, err := mw.CreatePart(textproto.MIMEHeader{
 			"Content-Type":              {part.contentType},
-			"Content-Transfer-Encoding": {"quoted-printable"},
+			"Content-Transfer-Encoding": {transferEncoding(part.content)},
 		})
 		if err != nil {
 			return nil, fmt.Errorf("build mail: %w", err)
 		}
-		if err := writeQP(w, part.content); err != nil {
+		if err := writeText(w, part.content); err != nil {
 			return nil, err
 		}
 	}
@@ -95,6 +95,39 @@ func Build(from string, m *auth.Message, now time.Time, msgID string) ([]byte, e
 	b.WriteString("\r\n")
 	b.Write(body.Bytes())
 	return b.Bytes(), nil
+}
+
+// transferEncoding is "7bit" for ASCII text whose lines fit RFC 5322's 998
+// characters, so links stay whole and readable in the raw message (a user can
+// copy one from a dev .eml file), and "quoted-printable" otherwise.
+func transferEncoding(s string) string {
+	line := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\n':
+			line = 0
+			continue
+		case c >= 0x80 || c == 0 || c == '\r':
+			return "quoted-printable"
+		}
+		if line++; line > 998 {
+			return "quoted-printable"
+		}
+	}
+	return "7bit"
+}
+
+// writeText writes s in the encoding transferEncoding chooses, with CRLF
+// line breaks.
+func writeText(w io.Writer, s string) error {
+	if transferEncoding(s) == "quoted-printable" {
+		return writeQP(w, s)
+	}
+	if _, err := io.WriteString(w, strings.ReplaceAll(s, "\n", "\r\n")); err != nil {
+		return fmt.Errorf("build mail: %w", err)
+	}
+	return nil
 }
 
 // writeQP writes s quoted-printable encoded; line breaks become CRLF, as RFC

@@ -35,9 +35,11 @@ func parseBuilt(t *testing.T, raw []byte) parsedMail {
 	if bytes.Contains(bytes.ReplaceAll(raw, []byte("\r\n"), nil), []byte("\r")) {
 		t.Errorf("bare CR in message")
 	}
+	// RFC 5322 §2.1.1: lines MUST be at most 998 characters. 7bit parts
+	// keep links whole (longer than the SHOULD of 78) so they can be copied.
 	for _, line := range strings.Split(string(raw), "\r\n") {
-		if len(line) > 78 {
-			t.Errorf("line longer than 78 characters: %q", line)
+		if len(line) > 998 {
+			t.Errorf("line longer than 998 characters: %q", line)
 		}
 	}
 	msg, err := netmail.ReadMessage(bytes.NewReader(raw))
@@ -201,5 +203,20 @@ func TestBuildRejectsHeaderInjection(t *testing.T) {
 				t.Errorf("Build returned a message with an error")
 			}
 		})
+	}
+}
+
+func TestBuildKeepsASCIILinksWhole(t *testing.T) {
+	link := "https://auth.example.com/reset-password#token=" + strings.Repeat("Zx9_-", 12)
+	m, err := mail.Render(mail.TemplatePasswordReset, "a@example.com", map[string]string{"link": link})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := mail.Build("Bulwark <no-reply@example.com>", m, testNow, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(raw, []byte("\r\n"+link+"\r\n")) {
+		t.Fatal("the link is not whole on a line of its own in the raw message")
 	}
 }
