@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
+	"strconv"
 	"strings"
 )
 
@@ -51,13 +52,18 @@ func parseFlags(args []string) (dev bool, flags map[string]string, err error) {
 			return false, nil, fmt.Errorf("unexpected argument %q", a)
 		}
 		name := strings.TrimLeft(a, "-")
-		if name == "dev" {
-			dev = true
-			continue
-		}
 		value, hasValue := "", false
 		if n, v, ok := strings.Cut(name, "="); ok {
 			name, value, hasValue = n, v, true
+		}
+		if name == "dev" {
+			dev = true
+			if hasValue {
+				if dev, err = strconv.ParseBool(value); err != nil {
+					return false, nil, fmt.Errorf("flag --dev takes true or false")
+				}
+			}
+			continue
 		}
 		if !hasValue {
 			if i+1 >= len(args) {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/bulwarkauth/bulwark/internal/auth"
 	"github.com/bulwarkauth/bulwark/internal/httpapi"
+	"github.com/bulwarkauth/bulwark/internal/password"
 )
 
 // ---- Passwords ----
@@ -1314,4 +1315,36 @@ func countUsers(e *env) (int, error) {
 		return 1, nil
 	}
 	return 0, nil
+}
+
+// TestFlood_HashingCapacityShedsLoadWith503: with one hashing slot and no
+// queue, parallel logins that cannot get a slot are refused at once with 503
+// and Retry-After instead of piling up (STANDARDS item 103).
+func TestFlood_HashingCapacityShedsLoadWith503(t *testing.T) {
+	e := newEnv(t, withHasher(password.Config{Algorithm: password.Argon2id, Slots: 1, MaxQueue: -1}),
+		withConfig(func(c *auth.Config) { c.LoginPerIP = auth.Limit{N: 1000, Per: time.Minute} }))
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	var busy *resp
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			r := e.post("/v1/session", map[string]string{"email": fmt.Sprintf("flood%d@example.com", i), "password": strongPassword})
+			mu.Lock()
+			defer mu.Unlock()
+			statuses[r.Status]++
+			if r.Status == 503 {
+				busy = r
+			}
+		}(i)
+	}
+	wg.Wait()
+	if statuses[401]+statuses[503] != 8 || statuses[503] == 0 {
+		t.Fatalf("statuses %v: want only 401 and at least one 503", statuses)
+	}
+	if busy.code() != "unavailable" || busy.Header.Get("Retry-After") == "" {
+		t.Fatalf("503 without code unavailable and Retry-After: %s", busy.Body)
+	}
 }
