@@ -166,11 +166,6 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// Errorf returns an *Error with the code and a formatted client message.
-func Errorf(code, format string, args ...any) *Error {
-	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
-}
-
 // ErrorCode returns the code of the first *Error in err's chain, CodeInternal
 // for any other non-nil error, and "" for nil.
 func ErrorCode(err error) string {

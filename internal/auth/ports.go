@@ -22,7 +22,8 @@ type PasswordHasher interface {
 	VerifyDummy(ctx context.Context, password string) error
 }
 
-// ErrBusy means hashing capacity is full; retry after RetryAfterBusy.
+// ErrBusy means hashing capacity is full; the caller answers 503 with a
+// Retry-After of about a second (internal/password.RetryAfter).
 var ErrBusy = errors.New("hashing capacity full")
 
 // PasswordPolicy checks a new password (already NFKC-normalised) against the

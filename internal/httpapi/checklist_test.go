@@ -1348,3 +1348,25 @@ func TestFlood_HashingCapacityShedsLoadWith503(t *testing.T) {
 		t.Fatalf("503 without code unavailable and Retry-After: %s", busy.Body)
 	}
 }
+
+func TestInput_NonJSONBodyRefusedOnEveryV1Route(t *testing.T) {
+	e := newEnv(t)
+	e.signup("body@example.com")
+	tok := e.tokenLogin("body@example.com", strongPassword)
+	for _, r := range []req{
+		{method: "POST", path: "/v1/logout", body: "hello", ctype: "text/plain", bearer: tok.access},
+		{method: "GET", path: "/v1/me", body: "<x/>", ctype: "application/xml", bearer: tok.access},
+		{method: "DELETE", path: "/v1/sessions", body: "a=b", ctype: "application/x-www-form-urlencoded", bearer: tok.access},
+	} {
+		got := e.do(r)
+		if got.Status != 415 || got.code() != "unsupported_media_type" {
+			t.Errorf("%s %s with %s: %d %s", r.method, r.path, r.ctype, got.Status, got.Body)
+		}
+	}
+	// The token still works: nothing was done.
+	expectStatus(t, e.me(nil, tok.access), 200)
+	// The token endpoints take OAuth's form encoding.
+	r := e.do(req{method: "POST", path: "/v1/token", ctype: "application/x-www-form-urlencoded",
+		body: "grant_type=password&email=body%40example.com&password=" + strings.ReplaceAll(strongPassword, " ", "+")})
+	expectStatus(t, r, 200)
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"mime"
 	"net/http"
 	"runtime/debug"
 	"strings"
@@ -56,6 +57,10 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			return
 		}
 		r.Body = http.MaxBytesReader(rw, r.Body, maxBody)
+		if !bodyTypeAllowed(r) {
+			s.writeError(rw, r, errUnsupported())
+			return
+		}
 		next.ServeHTTP(rw, r)
 	})
 }
@@ -98,6 +103,27 @@ func (s *Server) handleCORS(w http.ResponseWriter, r *http.Request) bool {
 		}
 		w.WriteHeader(http.StatusNoContent)
 		return true
+	}
+	return false
+}
+
+// bodyTypeAllowed applies API.md's rule to every /v1 route, including those
+// that read no body: a body that is not JSON gets 415. The token endpoints
+// also take OAuth's form encoding, and the CSP report endpoint the browsers'
+// report types; it checks those itself.
+func bodyTypeAllowed(r *http.Request) bool {
+	if !strings.HasPrefix(r.URL.Path, "/v1/") || (r.ContentLength == 0 && len(r.TransferEncoding) == 0) || r.URL.Path == "/v1/csp-report" {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil {
+		return false
+	}
+	switch {
+	case mt == "application/json":
+		return true
+	case mt == "application/x-www-form-urlencoded":
+		return r.URL.Path == "/v1/token" || r.URL.Path == "/v1/token/revoke" || r.URL.Path == "/v1/token/introspect"
 	}
 	return false
 }
