@@ -95,5 +95,3 @@ func authOf(r *http.Request) (*auth.Current, *auth.User) {
 	st, _ := r.Context().Value(ctxAuth{}).(authState)
 	return st.cur, st.user
 }
-
-func notFound() *auth.Error { return &auth.Error{Code: auth.CodeNotFound, Message: "Not found."} }
