@@ -15,6 +15,7 @@ import (
 
 	"github.com/bulwarkauth/bulwark/internal/auth"
 	"github.com/bulwarkauth/bulwark/internal/httpapi"
+	"github.com/bulwarkauth/bulwark/internal/logging"
 	"github.com/bulwarkauth/bulwark/internal/mail"
 	"github.com/bulwarkauth/bulwark/internal/memory"
 	"github.com/bulwarkauth/bulwark/internal/password"
@@ -69,7 +70,16 @@ func migrate(ctx context.Context, cfg *Config, stdout io.Writer) error {
 }
 
 func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
-	log := newLogger(stdout, cfg.LogLevel)
+	// Records go through a bounded queue: a stuck stdout reader must not
+	// stall authentication (STANDARDS item 92). Drops are counted and
+	// reported.
+	logs := logging.NewAsync(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}), 0)
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = logs.Close(cctx)
+	}()
+	log := slog.New(logs)
 	if cfg.Dev {
 		log.Warn("dev mode: insecure conveniences are on; never use --dev in production", "relaxes", cfg.DevRelaxations())
 	}
@@ -156,6 +166,7 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	go worker.Run(bg)
 	go limiter.Run(bg, time.Minute)
 	go purge(bg, db, log)
+	go reportDropped(bg, logs, log)
 
 	errc := make(chan error, 1)
 	go func() {
@@ -183,8 +194,30 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	if err := worker.Flush(sctx); err != nil {
 		log.Warn("flush mail", "error", err.Error())
 	}
+	if n := logs.Dropped(); n > 0 {
+		log.Warn("log records dropped", "dropped", n)
+	}
 	log.Info("stopped")
 	return nil
+}
+
+// reportDropped logs, once a minute, how many records the log queue had to
+// drop since the last report.
+func reportDropped(ctx context.Context, logs *logging.Async, log *slog.Logger) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	var last uint64
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n := logs.Dropped(); n > last {
+				log.Warn("log records dropped", "dropped", n-last)
+				last = n
+			}
+		}
+	}
 }
 
 // newMailer builds the sender of the configured mail URL. The config has
