@@ -6,6 +6,7 @@ import (
 	"net/mail"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -17,12 +18,20 @@ const maxEmailLength = 254
 // plain address (no display name, no comments) of at most 254 characters with
 // a local part of at most 64. Emails are compared case-insensitively (API.md).
 func NormalizeEmail(raw string) (string, bool) {
+	// Check the raw input: ToLower would turn invalid bytes into U+FFFD and
+	// so alias distinct inputs to one address.
+	if !utf8.ValidString(raw) {
+		return "", false
+	}
 	e := strings.ToLower(strings.TrimSpace(raw))
-	if e == "" || len(e) > maxEmailLength || !utf8.ValidString(e) {
+	if e == "" || len(e) > maxEmailLength {
 		return "", false
 	}
 	for _, r := range e {
-		if r < 0x20 || r == 0x7f {
+		// Control characters (C0 and C1), line and paragraph separators, and
+		// invisible format characters such as U+202E have no place in an
+		// address and could disguise one in a log or a mail client.
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || unicode.Is(unicode.Cf, r) {
 			return "", false
 		}
 	}
@@ -254,6 +263,17 @@ func (s *Service) ChangePassword(ctx context.Context, cl Client, cur Current, cu
 	if err := s.limit(ctx, cl, "login_email", u.Email, s.cfg.LoginPerEmail, u.Email); err != nil {
 		return err
 	}
+	// A stolen session must not make a way around the lockout: the current
+	// password is guessed under the same per-email counter as a login.
+	if !s.deviceValid(cl.DeviceToken, u.Email) {
+		lock, err := s.store.LoginLockout(ctx, u.Email)
+		if err != nil {
+			return storeErr("change password", err)
+		}
+		if now := s.now(); lock.LockedUntil.After(now) {
+			return &Error{Code: CodeAccountLocked, Message: "Too many failed attempts. Try again later or reset your password.", RetryAfter: lock.LockedUntil.Sub(now)}
+		}
+	}
 	curPW, ok := s.normalize(current)
 	if !ok {
 		return invalidField("current_password", "must be valid UTF-8")
@@ -263,7 +283,7 @@ func (s *Service) ChangePassword(ctx context.Context, cl Client, cur Current, cu
 		return err
 	}
 	match, _, err := s.hasher.Verify(ctx, curPW, u.PasswordHash)
-	if errors.Is(err, ErrBusy) {
+	if hashNoAnswer(err) {
 		return hashErr(err)
 	}
 	if err != nil {
@@ -272,8 +292,13 @@ func (s *Service) ChangePassword(ctx context.Context, cl Client, cur Current, cu
 		match = false
 	}
 	if !match {
-		if _, err := s.store.RecordLoginFailure(ctx, u.Email, s.now().UTC(), s.cfg.LockoutThreshold, s.cfg.LockoutDuration); err != nil {
+		lock, err := s.store.RecordLoginFailure(ctx, u.Email, s.now().UTC(), s.cfg.LockoutThreshold, s.cfg.LockoutDuration)
+		if err != nil {
 			return storeErr("change password", err)
+		}
+		s.audit(ctx, cl, Event{Name: EventLoginFailed, UserID: u.ID, Email: u.Email, Reason: "wrong_current_password"})
+		if lock.Failures == s.cfg.LockoutThreshold {
+			s.audit(ctx, cl, Event{Name: EventAccountLocked, UserID: u.ID, Email: u.Email})
 		}
 		e := invalidCredentials()
 		e.Message = "The current password is incorrect."

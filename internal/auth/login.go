@@ -70,7 +70,7 @@ func (s *Service) Authenticate(ctx context.Context, cl Client, rawEmail, passwor
 		return nil, storeErr("login", err)
 	}
 	match, rehash, err := s.hasher.Verify(ctx, pw, u.PasswordHash)
-	if errors.Is(err, ErrBusy) {
+	if hashNoAnswer(err) {
 		return nil, hashErr(err)
 	}
 	if err != nil {

@@ -27,6 +27,11 @@ func (s Secret) GoString() string { return "[redacted]" }
 // LogValue is redacted.
 func (s Secret) LogValue() slog.Value { return slog.StringValue("[redacted]") }
 
+// MarshalText is redacted: slog's JSON handler encodes a struct or map holding
+// a Secret with encoding/json, which ignores String and LogValue. Responses
+// use Reveal.
+func (s Secret) MarshalText() ([]byte, error) { return []byte("[redacted]"), nil }
+
 // HashToken returns the SHA-256 of a high-entropy token string as sent. Only
 // this digest is ever stored (API.md: "Token hashes at rest are SHA-256 of the
 // token string as sent").

@@ -192,7 +192,8 @@ func (s *Service) audit(ctx context.Context, cl Client, ev Event) {
 		attrs = append(attrs, slog.String("limiter", ev.Limiter))
 	}
 	if ev.SessionID != "" {
-		attrs = append(attrs, slog.String("session_id", ev.SessionID))
+		// The public id of GET /v1/sessions (the sid claim), never a token.
+		attrs = append(attrs, slog.String("sid", ev.SessionID))
 	}
 	if cl.UserAgent != "" && (ev.Name == EventLoginSucceeded || ev.Name == EventLoginFailed) {
 		attrs = append(attrs, slog.String("user_agent", cl.UserAgent))
@@ -232,9 +233,16 @@ func storeErr(op string, err error) error {
 	return &Error{Code: CodeInternal, Message: "Internal error.", Err: fmt.Errorf("%s: %w", op, err)}
 }
 
+// hashNoAnswer reports whether a hasher error says nothing about the
+// password: the pool was full or the request gave up. Such an error is never
+// counted as a failed attempt.
+func hashNoAnswer(err error) bool {
+	return errors.Is(err, ErrBusy) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
 // hashErr converts a hasher error: a full pool is a 503 with Retry-After.
 func hashErr(err error) error {
-	if errors.Is(err, ErrBusy) {
+	if hashNoAnswer(err) {
 		return &Error{Code: CodeUnavailable, Message: "The server is busy. Try again shortly.", RetryAfter: time.Second, Err: err}
 	}
 	var e *Error

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"log/slog"
 	"time"
 )
 
@@ -21,6 +22,19 @@ type Current struct {
 	Claims    *AccessClaims
 	// sessionToken is kept to derive the CSRF token.
 	sessionToken string
+}
+
+// String leaves out the session token, which fmt would otherwise print.
+func (c Current) String() string {
+	return "Current{user " + c.UserID + ", session " + c.SessionID + ", family " + c.FamilyID + "}"
+}
+
+// GoString is String.
+func (c Current) GoString() string { return c.String() }
+
+// LogValue leaves out the session token.
+func (c Current) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("user_id", c.UserID), slog.String("session", c.SessionID), slog.String("family", c.FamilyID))
 }
 
 // NewSession is a freshly created cookie session.
