@@ -248,3 +248,21 @@ func TestRefresh_FamilyExpires(t *testing.T) {
 	}
 	wantCode(t, err, auth.CodeInvalidToken)
 }
+
+// TestReset_DisabledAccountLinkOpensNothing: a reset link mailed before the
+// account was disabled cannot set its password.
+func TestReset_DisabledAccountLinkOpensNothing(t *testing.T) {
+	e := newEnv(t, testConfig())
+	u := e.signup("dis@example.com", testPassword, true)
+	if err := e.svc.ForgotPassword(e.ctx, e.cl, "dis@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	tok := e.mailToken("dis@example.com", "password_reset")
+	e.exec("UPDATE users SET disabled = 1 WHERE id = ?", u.ID)
+	err := e.svc.ResetPassword(e.ctx, e.cl, tok, "a fresh passphrase for dis")
+	wantCode(t, err, auth.CodeInvalidToken)
+	after, _ := e.svc.User(e.ctx, u.ID)
+	if after.PasswordHash != u.PasswordHash {
+		t.Fatal("a disabled account's password was reset")
+	}
+}

@@ -70,6 +70,10 @@ func (s *Service) ResetPassword(ctx context.Context, cl Client, token, password 
 	if err != nil {
 		return storeErr("reset password", err)
 	}
+	if u.Disabled {
+		// A link mailed before the account was disabled opens nothing.
+		return invalidToken()
+	}
 	pw, err := s.newPassword("new_password", password, u.Email)
 	if err != nil {
 		return err
