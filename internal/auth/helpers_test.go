@@ -272,6 +272,20 @@ func (f *faultStore) Deny(ctx context.Context, key string, expiresAt time.Time) 
 	return f.Store.Deny(ctx, key, expiresAt)
 }
 
+func (f *faultStore) SessionWithUser(ctx context.Context, hash []byte) (*auth.Session, *auth.User, error) {
+	if err := f.check("SessionWithUser"); err != nil {
+		return nil, nil, err
+	}
+	return f.Store.SessionWithUser(ctx, hash)
+}
+
+func (f *faultStore) UserForAccess(ctx context.Context, userID string, now time.Time, keys ...string) (*auth.User, bool, error) {
+	if err := f.check("UserForAccess"); err != nil {
+		return nil, false, err
+	}
+	return f.Store.UserForAccess(ctx, userID, now, keys...)
+}
+
 func (f *faultStore) Denied(ctx context.Context, now time.Time, keys ...string) (bool, error) {
 	if err := f.check("Denied"); err != nil {
 		return false, err

@@ -97,7 +97,7 @@ func (s *Service) SessionByToken(ctx context.Context, token string) (*Current, *
 	if token == "" || len(token) > 128 {
 		return nil, nil, unauthenticated()
 	}
-	sess, err := s.store.SessionByTokenHash(ctx, HashToken(token))
+	sess, u, err := s.store.SessionWithUser(ctx, HashToken(token))
 	if errors.Is(err, ErrNotFound) {
 		return nil, nil, unauthenticated()
 	}
@@ -110,13 +110,6 @@ func (s *Service) SessionByToken(ctx context.Context, token string) (*Current, *
 	}
 	if s.cfg.SessionIdleTTL > 0 && now.Sub(sess.LastSeenAt) >= s.cfg.SessionIdleTTL {
 		return nil, nil, unauthenticated()
-	}
-	u, err := s.store.UserByID(ctx, sess.UserID)
-	if errors.Is(err, ErrNotFound) {
-		return nil, nil, unauthenticated()
-	}
-	if err != nil {
-		return nil, nil, storeErr("load session", err)
 	}
 	if u.Disabled {
 		return nil, nil, unauthenticated()
@@ -148,21 +141,14 @@ func (s *Service) BearerByToken(ctx context.Context, token string) (*Current, *U
 	if err != nil {
 		return nil, nil, unauthenticated()
 	}
-	denied, err := s.store.Denied(ctx, now.UTC(), "jti:"+c.ID, "sid:"+c.SessionID)
-	if err != nil {
-		return nil, nil, storeErr("check deny list", err)
-	}
-	if denied {
-		return nil, nil, unauthenticated()
-	}
-	u, err := s.store.UserByID(ctx, c.Subject)
+	u, denied, err := s.store.UserForAccess(ctx, c.Subject, now.UTC(), "jti:"+c.ID, "sid:"+c.SessionID)
 	if errors.Is(err, ErrNotFound) {
 		return nil, nil, unauthenticated()
 	}
 	if err != nil {
-		return nil, nil, storeErr("load user", err)
+		return nil, nil, storeErr("check access token", err)
 	}
-	if u.Disabled || c.IssuedAt.Unix() < u.TokensValidAfter.Unix() {
+	if denied || u.Disabled || c.IssuedAt.Unix() < u.TokensValidAfter.Unix() {
 		return nil, nil, unauthenticated()
 	}
 	return &Current{UserID: u.ID, FamilyID: c.SessionID, Claims: &c}, u, nil

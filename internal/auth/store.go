@@ -122,6 +122,18 @@ type LockoutStore interface {
 	ClearLoginFailures(ctx context.Context, key string) error
 }
 
+// AccessReader answers the checks made on every authenticated request in one
+// read each, so that a session or token check costs one query.
+type AccessReader interface {
+	// SessionWithUser returns the session with this token hash, whatever its
+	// expiry, and its user (ErrNotFound if there is no such session).
+	SessionWithUser(ctx context.Context, hash []byte) (*Session, *User, error)
+	// UserForAccess returns the user and whether any of denyKeys is on the
+	// deny list at now (as Denied would say). ErrNotFound if there is no
+	// such user.
+	UserForAccess(ctx context.Context, userID string, now time.Time, denyKeys ...string) (u *User, denied bool, err error)
+}
+
 // Outbox is the persistent queue of mail: a message accepted by the API is
 // never lost, even if the sender is down or the process dies.
 type Outbox interface {
@@ -152,6 +164,7 @@ type Store interface {
 	RefreshStore
 	UserSessionStore
 	DenyList
+	AccessReader
 	LockoutStore
 	Outbox
 	SecretStore

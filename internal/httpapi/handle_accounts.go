@@ -20,6 +20,11 @@ type mfaJSON struct {
 	Passkeys int  `json:"passkeys"`
 }
 
+// userResponse is {"user": {...}}, as signup, verify and /v1/me answer.
+type userResponse struct {
+	User userJSON `json:"user"`
+}
+
 func userView(u *auth.User) userJSON {
 	return userJSON{ID: u.ID, Email: u.Email, EmailVerified: u.EmailVerified, CreatedAt: rfc3339(u.CreatedAt)}
 }
@@ -46,7 +51,7 @@ func (s *Server) handleSignup() http.Handler {
 			return
 		}
 		if res.User != nil {
-			encode(w, http.StatusCreated, map[string]any{"user": userView(res.User)})
+			encode(w, http.StatusCreated, userResponse{User: userView(res.User)})
 			return
 		}
 		encode(w, http.StatusAccepted, statusJSON{Status: "verification_sent"})
@@ -68,7 +73,7 @@ func (s *Server) handleVerifyEmail() http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
-		encode(w, http.StatusOK, map[string]any{"user": userView(u)})
+		encode(w, http.StatusOK, userResponse{User: userView(u)})
 	})
 }
 
@@ -92,7 +97,7 @@ func (s *Server) handleResendVerification() http.Handler {
 func (s *Server) handleMe() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, u := authOf(r)
-		encode(w, http.StatusOK, map[string]any{"user": userView(u)})
+		encode(w, http.StatusOK, userResponse{User: userView(u)})
 	})
 }
 

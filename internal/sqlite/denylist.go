@@ -5,13 +5,15 @@ import (
 	"database/sql"
 	"strings"
 	"time"
+
+	"github.com/bulwarkauth/bulwark/internal/auth"
 )
 
 // Deny adds key until expiresAt. Adding an existing key keeps the later
 // expiry.
 func (db *DB) Deny(ctx context.Context, key string, expiresAt time.Time) error {
 	return wrapErr("deny key", db.writeTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `
+		_, err := db.txExec(ctx, tx, `
 			INSERT INTO deny_list (key, expires_at) VALUES (?, ?)
 			ON CONFLICT (key) DO UPDATE SET expires_at = MAX(expires_at, excluded.expires_at)`,
 			key, expiresAt.UnixMicro())
@@ -31,7 +33,7 @@ func (db *DB) Denied(ctx context.Context, now time.Time, keys ...string) (bool, 
 		args = append(args, k)
 	}
 	var denied bool
-	err := db.read.QueryRowContext(ctx, `
+	err := db.queryRow(ctx, `
 		SELECT EXISTS (SELECT 1 FROM deny_list WHERE expires_at > ? AND key IN (?`+strings.Repeat(", ?", len(keys)-1)+`))`,
 		args...).Scan(&denied)
 	if err != nil {
@@ -40,16 +42,40 @@ func (db *DB) Denied(ctx context.Context, now time.Time, keys ...string) (bool, 
 	return denied, nil
 }
 
+// UserForAccess returns the user and whether any of denyKeys is denied at
+// now, in one query.
+func (db *DB) UserForAccess(ctx context.Context, userID string, now time.Time, denyKeys ...string) (*auth.User, bool, error) {
+	var u auth.User
+	var denied bool
+	args := []any{userID}
+	deny := "0"
+	if len(denyKeys) > 0 {
+		deny = `EXISTS (SELECT 1 FROM deny_list WHERE expires_at > ? AND key IN (?` + strings.Repeat(", ?", len(denyKeys)-1) + `))`
+		args = append(args, now.UnixMicro())
+		for _, k := range denyKeys {
+			args = append(args, k)
+		}
+		// The user id goes last: it binds the outer WHERE.
+		args = append(args[1:], userID)
+	}
+	err := db.queryRow(ctx, `SELECT `+userColumns+`, `+deny+` FROM users WHERE id = ?`, args...).
+		Scan(&u.ID, &u.Email, &u.PasswordHash, &u.EmailVerified, &u.Disabled, timeCol{&u.CreatedAt}, timeCol{&u.TokensValidAfter}, &denied)
+	if err != nil {
+		return nil, false, wrapErr("get user for access", err)
+	}
+	return &u, denied, nil
+}
+
 // PurgeDenied deletes entries that expired before now.
 func (db *DB) PurgeDenied(ctx context.Context, now time.Time) error {
 	return wrapErr("purge deny list", db.writeTx(ctx, func(tx *sql.Tx) error {
-		_, err := purgeDenied(ctx, tx, now)
+		_, err := db.purgeDenied(ctx, tx, now)
 		return err
 	}))
 }
 
-func purgeDenied(ctx context.Context, tx *sql.Tx, now time.Time) (int64, error) {
-	res, err := tx.ExecContext(ctx, `DELETE FROM deny_list WHERE expires_at < ?`, now.UnixMicro())
+func (db *DB) purgeDenied(ctx context.Context, tx *sql.Tx, now time.Time) (int64, error) {
+	res, err := db.txExec(ctx, tx, `DELETE FROM deny_list WHERE expires_at < ?`, now.UnixMicro())
 	if err != nil {
 		return 0, err
 	}

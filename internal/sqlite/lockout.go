@@ -25,7 +25,7 @@ func (db *DB) RecordLoginFailure(ctx context.Context, key string, now time.Time,
 	var l auth.Lockout
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		l, err = lockout(ctx, tx, key)
+		l, err = db.lockout(ctx, tx, key)
 		if err != nil {
 			return err
 		}
@@ -36,7 +36,7 @@ func (db *DB) RecordLoginFailure(ctx context.Context, key string, now time.Time,
 		if threshold > 0 && l.Failures >= threshold && !l.LockedUntil.After(now) {
 			l.LockedUntil = now.Add(lockFor)
 		}
-		_, err = tx.ExecContext(ctx, `
+		_, err = db.txExec(ctx, tx, `
 			INSERT INTO login_failures (key, failures, locked_until, updated_at) VALUES (?, ?, ?, ?)
 			ON CONFLICT (key) DO UPDATE SET
 				failures = excluded.failures, locked_until = excluded.locked_until, updated_at = excluded.updated_at`,
@@ -57,7 +57,7 @@ func (db *DB) LoginLockout(ctx context.Context, key string) (auth.Lockout, error
 	var l auth.Lockout
 	err := db.readTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		l, err = lockout(ctx, tx, key)
+		l, err = db.lockout(ctx, tx, key)
 		return err
 	})
 	if err != nil {
@@ -66,9 +66,9 @@ func (db *DB) LoginLockout(ctx context.Context, key string) (auth.Lockout, error
 	return l, nil
 }
 
-func lockout(ctx context.Context, tx *sql.Tx, key string) (auth.Lockout, error) {
+func (db *DB) lockout(ctx context.Context, tx *sql.Tx, key string) (auth.Lockout, error) {
 	var l auth.Lockout
-	err := tx.QueryRowContext(ctx, `SELECT failures, locked_until FROM login_failures WHERE key = ?`, key).
+	err := db.txQueryRow(ctx, tx, `SELECT failures, locked_until FROM login_failures WHERE key = ?`, key).
 		Scan(&l.Failures, timeCol{&l.LockedUntil})
 	if errors.Is(err, sql.ErrNoRows) {
 		return auth.Lockout{}, nil
@@ -80,7 +80,7 @@ func lockout(ctx context.Context, tx *sql.Tx, key string) (auth.Lockout, error) 
 // failures is not an error.
 func (db *DB) ClearLoginFailures(ctx context.Context, key string) error {
 	return wrapErr("clear login failures", db.writeTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `DELETE FROM login_failures WHERE key = ?`, key)
+		_, err := db.txExec(ctx, tx, `DELETE FROM login_failures WHERE key = ?`, key)
 		return err
 	}))
 }

@@ -66,7 +66,7 @@ func (db *DB) migrate(ctx context.Context, fsys fs.FS, dir string) error {
 			return fmt.Errorf("read migration %s: %w", name, err)
 		}
 		if err := db.writeTx(ctx, func(tx *sql.Tx) error {
-			return applyMigration(ctx, tx, name, string(body))
+			return db.applyMigration(ctx, tx, name, string(body))
 		}); err != nil {
 			return wrapErr("apply migration "+name, err)
 		}
@@ -75,7 +75,7 @@ func (db *DB) migrate(ctx context.Context, fsys fs.FS, dir string) error {
 }
 
 // applyMigration runs one migration unless it is recorded already.
-func applyMigration(ctx context.Context, tx *sql.Tx, name, body string) error {
+func (db *DB) applyMigration(ctx context.Context, tx *sql.Tx, name, body string) error {
 	var n int
 	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE name = ?`, name).Scan(&n); err != nil {
 		return err

@@ -33,7 +33,7 @@ func (db *DB) ConsumeOneTimeToken(ctx context.Context, kind auth.OneTimeKind, ha
 	var t auth.OneTimeToken
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
 		var k string
-		err := tx.QueryRowContext(ctx, `
+		err := db.txQueryRow(ctx, tx, `
 			UPDATE one_time_tokens SET used_at = ?1
 			WHERE hash = ?2 AND kind = ?3 AND used_at IS NULL AND expires_at > ?1
 			RETURNING hash, kind, user_id, created_at, expires_at, used_at`,
@@ -53,7 +53,7 @@ func (db *DB) ConsumeOneTimeToken(ctx context.Context, kind auth.OneTimeKind, ha
 func (db *DB) OneTimeToken(ctx context.Context, kind auth.OneTimeKind, hash []byte, now time.Time) (*auth.OneTimeToken, error) {
 	var t auth.OneTimeToken
 	var k string
-	err := db.read.QueryRowContext(ctx, `
+	err := db.queryRow(ctx, `
 		SELECT hash, kind, user_id, created_at, expires_at, used_at FROM one_time_tokens
 		WHERE hash = ? AND kind = ? AND used_at IS NULL AND expires_at > ?`,
 		hash, string(kind), now.UnixMicro(),

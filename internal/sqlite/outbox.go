@@ -23,7 +23,7 @@ func (db *DB) EnqueueMail(ctx context.Context, m *auth.Mail) error {
 	}
 	var id int64
 	err = db.writeTx(ctx, func(tx *sql.Tx) error {
-		return tx.QueryRowContext(ctx, `
+		return db.txQueryRow(ctx, tx, `
 			INSERT INTO mail_outbox (recipient, template, data, created_at, attempts, next_attempt_at)
 			VALUES (?1, ?2, ?3, ?4, ?5, ?4) RETURNING id`,
 			m.To, m.Template, string(body), timeArg(m.CreatedAt), m.Attempts,
@@ -42,7 +42,7 @@ func (db *DB) PendingMail(ctx context.Context, now time.Time, limit int) ([]auth
 	if limit <= 0 {
 		return nil, nil
 	}
-	rows, err := db.read.QueryContext(ctx, `
+	rows, err := db.query(ctx, `
 		SELECT id, recipient, template, data, created_at, attempts FROM mail_outbox
 		WHERE next_attempt_at <= ?
 		ORDER BY created_at, id
@@ -73,7 +73,7 @@ func (db *DB) PendingMail(ctx context.Context, now time.Time, limit int) ([]auth
 // MarkMailSent deletes the message: it has been delivered.
 func (db *DB) MarkMailSent(ctx context.Context, id int64) error {
 	return wrapErr("mark mail sent", db.writeTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM mail_outbox WHERE id = ?`, id)
+		res, err := db.txExec(ctx, tx, `DELETE FROM mail_outbox WHERE id = ?`, id)
 		if err != nil {
 			return err
 		}
@@ -84,7 +84,7 @@ func (db *DB) MarkMailSent(ctx context.Context, id int64) error {
 // RetryMailAt records a failed attempt and when to try again.
 func (db *DB) RetryMailAt(ctx context.Context, id int64, next time.Time) error {
 	return wrapErr("retry mail", db.writeTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE mail_outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE id = ?`,
+		res, err := db.txExec(ctx, tx, `UPDATE mail_outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE id = ?`,
 			next.UnixMicro(), id)
 		if err != nil {
 			return err

@@ -25,12 +25,12 @@ func (db *DB) Purge(ctx context.Context, now time.Time) (int64, error) {
 	var total int64
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
 		total = 0
-		n, err := deleteExpiredSessions(ctx, tx, now)
+		n, err := db.deleteExpiredSessions(ctx, tx, now)
 		if err != nil {
 			return err
 		}
 		total += n
-		if n, err = purgeDenied(ctx, tx, now); err != nil {
+		if n, err = db.purgeDenied(ctx, tx, now); err != nil {
 			return err
 		}
 		total += n
@@ -40,7 +40,7 @@ func (db *DB) Purge(ctx context.Context, now time.Time) (int64, error) {
 			`DELETE FROM refresh_families WHERE revoked_at < ?1 OR expires_at < ?1`,
 			`DELETE FROM login_failures WHERE locked_until <= ?1`,
 		} {
-			res, err := tx.ExecContext(ctx, q, at)
+			res, err := db.txExec(ctx, tx, q, at)
 			if err != nil {
 				return err
 			}

@@ -16,19 +16,19 @@ import (
 func (db *DB) CreateRefreshFamily(ctx context.Context, f *auth.RefreshFamily, first *auth.RefreshToken) error {
 	first.FamilyID = f.ID
 	return wrapErr("create refresh family", db.writeTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `
+		if _, err := db.txExec(ctx, tx, `
 			INSERT INTO refresh_families (id, user_id, created_at, last_seen_at, expires_at, revoked_at, ip, user_agent)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 			f.ID, f.UserID, timeArg(f.CreatedAt), timeArg(f.LastSeenAt), timeArg(f.ExpiresAt), timeArg(f.RevokedAt),
 			f.IP, f.UserAgent); err != nil {
 			return err
 		}
-		return insertRefreshToken(ctx, tx, first)
+		return db.insertRefreshToken(ctx, tx, first)
 	}))
 }
 
-func insertRefreshToken(ctx context.Context, tx *sql.Tx, t *auth.RefreshToken) error {
-	_, err := tx.ExecContext(ctx, `
+func (db *DB) insertRefreshToken(ctx context.Context, tx *sql.Tx, t *auth.RefreshToken) error {
+	_, err := db.txExec(ctx, tx, `
 		INSERT INTO refresh_tokens (hash, family_id, parent_hash, created_at, used_at, successor_hash, sealed_successor)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		t.Hash, t.FamilyID, blobArg(t.ParentHash), timeArg(t.CreatedAt), timeArg(t.UsedAt),
@@ -40,7 +40,7 @@ func insertRefreshToken(ctx context.Context, tx *sql.Tx, t *auth.RefreshToken) e
 func (db *DB) RefreshTokenByHash(ctx context.Context, hash []byte) (*auth.RefreshToken, *auth.RefreshFamily, error) {
 	var t auth.RefreshToken
 	var f auth.RefreshFamily
-	err := db.read.QueryRowContext(ctx, `
+	err := db.queryRow(ctx, `
 		SELECT t.hash, t.family_id, t.parent_hash, t.created_at, t.used_at, t.successor_hash, t.sealed_successor,
 			f.id, f.user_id, f.created_at, f.last_seen_at, f.expires_at, f.revoked_at, f.ip, f.user_agent
 		FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id
@@ -63,7 +63,7 @@ func (db *DB) RotateRefreshToken(ctx context.Context, oldHash []byte, next *auth
 	var rotated bool
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
 		var familyID string
-		err := tx.QueryRowContext(ctx, `
+		err := db.txQueryRow(ctx, tx, `
 			UPDATE refresh_tokens SET used_at = ?, successor_hash = ?, sealed_successor = ?
 			WHERE hash = ? AND used_at IS NULL
 				AND family_id IN (SELECT id FROM refresh_families WHERE revoked_at IS NULL)
@@ -84,10 +84,10 @@ func (db *DB) RotateRefreshToken(ctx context.Context, oldHash []byte, next *auth
 		}
 		// The successor's own successor fields describe its future rotation.
 		n.UsedAt, n.SuccessorHash, n.SealedSuccessor = time.Time{}, nil, nil
-		if err := insertRefreshToken(ctx, tx, &n); err != nil {
+		if err := db.insertRefreshToken(ctx, tx, &n); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE refresh_families SET last_seen_at = ? WHERE id = ?`,
+		if _, err := db.txExec(ctx, tx, `UPDATE refresh_families SET last_seen_at = ? WHERE id = ?`,
 			now.UnixMicro(), familyID); err != nil {
 			return err
 		}
@@ -107,7 +107,7 @@ func (db *DB) RotateRefreshToken(ctx context.Context, oldHash []byte, next *auth
 // is and is not an error.
 func (db *DB) RevokeFamily(ctx context.Context, userID, familyID string, now time.Time) error {
 	return wrapErr("revoke refresh family", db.writeTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `
+		res, err := db.txExec(ctx, tx, `
 			UPDATE refresh_families SET revoked_at = ?1
 			WHERE id = ?2 AND (?3 = '' OR user_id = ?3) AND revoked_at IS NULL AND expires_at > ?1`,
 			now.UnixMicro(), familyID, userID)
@@ -118,7 +118,7 @@ func (db *DB) RevokeFamily(ctx context.Context, userID, familyID string, now tim
 			return err
 		}
 		var one int
-		return tx.QueryRowContext(ctx, `SELECT 1 FROM refresh_families WHERE id = ?1 AND (?2 = '' OR user_id = ?2)`,
+		return db.txQueryRow(ctx, tx, `SELECT 1 FROM refresh_families WHERE id = ?1 AND (?2 = '' OR user_id = ?2)`,
 			familyID, userID).Scan(&one)
 	}))
 }
@@ -126,7 +126,7 @@ func (db *DB) RevokeFamily(ctx context.Context, userID, familyID string, now tim
 // ListSessions returns the user's live cookie sessions (expiring after now)
 // and live refresh families (not revoked, expiring after now), newest first.
 func (db *DB) ListSessions(ctx context.Context, userID string, now time.Time) ([]auth.SessionInfo, error) {
-	rows, err := db.read.QueryContext(ctx, `
+	rows, err := db.query(ctx, `
 		SELECT id, 'cookie', created_at, last_seen_at, ip, user_agent FROM sessions
 		WHERE user_id = ?1 AND expires_at > ?2
 		UNION ALL
@@ -159,11 +159,11 @@ func (db *DB) RevokeUserSessions(ctx context.Context, userID, keepSessionID, kee
 	var revoked []string
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
 		revoked = nil // in case of a retry
-		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ? AND id <> ?`,
+		if _, err := db.txExec(ctx, tx, `DELETE FROM sessions WHERE user_id = ? AND id <> ?`,
 			userID, keepSessionID); err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `
+		rows, err := db.txQuery(ctx, tx, `
 			UPDATE refresh_families SET revoked_at = ?1
 			WHERE user_id = ?2 AND id <> ?3 AND revoked_at IS NULL AND expires_at > ?1
 			RETURNING id`,

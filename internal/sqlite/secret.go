@@ -11,11 +11,11 @@ import (
 func (db *DB) Secret(ctx context.Context, name string, candidate []byte) ([]byte, error) {
 	var value []byte
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO server_secrets (name, value) VALUES (?, ?)`,
+		if _, err := db.txExec(ctx, tx, `INSERT OR IGNORE INTO server_secrets (name, value) VALUES (?, ?)`,
 			name, candidate); err != nil {
 			return err
 		}
-		return tx.QueryRowContext(ctx, `SELECT value FROM server_secrets WHERE name = ?`, name).Scan(&value)
+		return db.txQueryRow(ctx, tx, `SELECT value FROM server_secrets WHERE name = ?`, name).Scan(&value)
 	})
 	if err != nil {
 		return nil, wrapErr("get secret", err)

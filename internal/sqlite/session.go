@@ -12,7 +12,7 @@ import (
 // id or token hash auth.ErrConflict.
 func (db *DB) CreateSession(ctx context.Context, s *auth.Session) error {
 	return wrapErr("create session", db.writeTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `
+		_, err := db.txExec(ctx, tx, `
 			INSERT INTO sessions (id, user_id, token_hash, created_at, last_seen_at, expires_at, ip, user_agent)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 			s.ID, s.UserID, s.TokenHash, timeArg(s.CreatedAt), timeArg(s.LastSeenAt), timeArg(s.ExpiresAt), s.IP, s.UserAgent)
@@ -24,7 +24,7 @@ func (db *DB) CreateSession(ctx context.Context, s *auth.Session) error {
 // auth.ErrNotFound.
 func (db *DB) SessionByTokenHash(ctx context.Context, hash []byte) (*auth.Session, error) {
 	var s auth.Session
-	err := db.read.QueryRowContext(ctx, `
+	err := db.queryRow(ctx, `
 		SELECT id, user_id, token_hash, created_at, last_seen_at, expires_at, ip, user_agent
 		FROM sessions WHERE token_hash = ?`, hash,
 	).Scan(&s.ID, &s.UserID, &s.TokenHash, timeCol{&s.CreatedAt}, timeCol{&s.LastSeenAt}, timeCol{&s.ExpiresAt}, &s.IP, &s.UserAgent)
@@ -34,10 +34,27 @@ func (db *DB) SessionByTokenHash(ctx context.Context, hash []byte) (*auth.Sessio
 	return &s, nil
 }
 
+// SessionWithUser returns the session with this token hash and its user in
+// one query.
+func (db *DB) SessionWithUser(ctx context.Context, hash []byte) (*auth.Session, *auth.User, error) {
+	var s auth.Session
+	var u auth.User
+	err := db.queryRow(ctx, `
+		SELECT s.id, s.user_id, s.token_hash, s.created_at, s.last_seen_at, s.expires_at, s.ip, s.user_agent,
+		       u.id, u.email, u.password_hash, u.email_verified, u.disabled, u.created_at, u.tokens_valid_after
+		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?`, hash,
+	).Scan(&s.ID, &s.UserID, &s.TokenHash, timeCol{&s.CreatedAt}, timeCol{&s.LastSeenAt}, timeCol{&s.ExpiresAt}, &s.IP, &s.UserAgent,
+		&u.ID, &u.Email, &u.PasswordHash, &u.EmailVerified, &u.Disabled, timeCol{&u.CreatedAt}, timeCol{&u.TokensValidAfter})
+	if err != nil {
+		return nil, nil, wrapErr("get session", err)
+	}
+	return &s, &u, nil
+}
+
 // TouchSession sets last_seen_at.
 func (db *DB) TouchSession(ctx context.Context, id string, at time.Time) error {
 	return wrapErr("touch session", db.writeTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE sessions SET last_seen_at = ? WHERE id = ?`, timeArg(at), id)
+		res, err := db.txExec(ctx, tx, `UPDATE sessions SET last_seen_at = ? WHERE id = ?`, timeArg(at), id)
 		if err != nil {
 			return err
 		}
@@ -49,7 +66,7 @@ func (db *DB) TouchSession(ctx context.Context, id string, at time.Time) error {
 // user's session is auth.ErrNotFound.
 func (db *DB) DeleteSession(ctx context.Context, userID, id string) error {
 	return wrapErr("delete session", db.writeTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE id = ? AND user_id = ?`, id, userID)
+		res, err := db.txExec(ctx, tx, `DELETE FROM sessions WHERE id = ? AND user_id = ?`, id, userID)
 		if err != nil {
 			return err
 		}
@@ -60,13 +77,13 @@ func (db *DB) DeleteSession(ctx context.Context, userID, id string) error {
 // DeleteExpiredSessions removes sessions whose absolute expiry is before now.
 func (db *DB) DeleteExpiredSessions(ctx context.Context, now time.Time) error {
 	return wrapErr("delete expired sessions", db.writeTx(ctx, func(tx *sql.Tx) error {
-		_, err := deleteExpiredSessions(ctx, tx, now)
+		_, err := db.deleteExpiredSessions(ctx, tx, now)
 		return err
 	}))
 }
 
-func deleteExpiredSessions(ctx context.Context, tx *sql.Tx, now time.Time) (int64, error) {
-	res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at < ?`, now.UnixMicro())
+func (db *DB) deleteExpiredSessions(ctx context.Context, tx *sql.Tx, now time.Time) (int64, error) {
+	res, err := db.txExec(ctx, tx, `DELETE FROM sessions WHERE expires_at < ?`, now.UnixMicro())
 	if err != nil {
 		return 0, err
 	}

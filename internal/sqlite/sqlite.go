@@ -59,6 +59,7 @@ import (
 	"net/url"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -74,6 +75,8 @@ type DB struct {
 	write  *sql.DB // one connection, BEGIN IMMEDIATE
 	read   *sql.DB // several query_only connections; == write for ":memory:"
 	closed atomic.Bool
+
+	readStmts sync.Map // query text → *sql.Stmt on the read pool (stmt.go)
 }
 
 var _ auth.Store = (*DB)(nil)
@@ -221,6 +224,7 @@ func (db *DB) Close() error {
 	if db.closed.Swap(true) {
 		return nil
 	}
+	db.closeStmts()
 	var errs []error
 	if db.read != db.write {
 		errs = append(errs, db.read.Close())

@@ -13,29 +13,29 @@ const userColumns = `id, email, password_hash, email_verified, disabled, created
 // CreateUser inserts u. It returns auth.ErrConflict when the email exists.
 func (db *DB) CreateUser(ctx context.Context, u *auth.User) error {
 	return wrapErr("create user", db.writeTx(ctx, func(tx *sql.Tx) error {
-		return createUser(ctx, tx, u)
+		return db.createUser(ctx, tx, u)
 	}))
 }
 
-func createUser(ctx context.Context, tx *sql.Tx, u *auth.User) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+func (db *DB) createUser(ctx context.Context, tx *sql.Tx, u *auth.User) error {
+	_, err := db.txExec(ctx, tx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		u.ID, u.Email, u.PasswordHash, u.EmailVerified, u.Disabled, timeArg(u.CreatedAt), timeArg(u.TokensValidAfter))
 	return err
 }
 
 // UserByID returns the user or auth.ErrNotFound.
 func (db *DB) UserByID(ctx context.Context, id string) (*auth.User, error) {
-	u, err := scanUser(db.read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+	u, err := scanUser(db.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
 	return u, wrapErr("get user", err)
 }
 
 // UserByEmail returns the user with this normalised email or auth.ErrNotFound.
 func (db *DB) UserByEmail(ctx context.Context, email string) (*auth.User, error) {
-	u, err := scanUser(db.read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE email = ?`, email))
+	u, err := scanUser(db.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email = ?`, email))
 	return u, wrapErr("get user by email", err)
 }
 
-func scanUser(row *sql.Row) (*auth.User, error) {
+func scanUser(row scanner) (*auth.User, error) {
 	var u auth.User
 	if err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.EmailVerified, &u.Disabled,
 		timeCol{&u.CreatedAt}, timeCol{&u.TokensValidAfter}); err != nil {
@@ -47,7 +47,7 @@ func scanUser(row *sql.Row) (*auth.User, error) {
 // SetPasswordHash replaces the user's hash.
 func (db *DB) SetPasswordHash(ctx context.Context, userID, hash string) error {
 	return wrapErr("set password hash", db.writeTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, hash, userID)
+		res, err := db.txExec(ctx, tx, `UPDATE users SET password_hash = ? WHERE id = ?`, hash, userID)
 		if err != nil {
 			return err
 		}
@@ -58,7 +58,7 @@ func (db *DB) SetPasswordHash(ctx context.Context, userID, hash string) error {
 // MarkEmailVerified sets email_verified.
 func (db *DB) MarkEmailVerified(ctx context.Context, userID string) error {
 	return wrapErr("mark email verified", db.writeTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE users SET email_verified = 1 WHERE id = ?`, userID)
+		res, err := db.txExec(ctx, tx, `UPDATE users SET email_verified = 1 WHERE id = ?`, userID)
 		if err != nil {
 			return err
 		}
@@ -72,7 +72,7 @@ func (db *DB) SetTokensValidAfter(ctx context.Context, userID string, t time.Tim
 	return wrapErr("set tokens valid after", db.writeTx(ctx, func(tx *sql.Tx) error {
 		if t.IsZero() {
 			var one int
-			return tx.QueryRowContext(ctx, `SELECT 1 FROM users WHERE id = ?`, userID).Scan(&one)
+			return db.txQueryRow(ctx, tx, `SELECT 1 FROM users WHERE id = ?`, userID).Scan(&one)
 		}
 		// SQLite counts a matched row as changed even when the value stays.
 		res, err := tx.ExecContext(ctx,

@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) auth.Store) {
 		{"Refresh", refreshTests},
 		{"UserSessions", userSessionTests},
 		{"DenyList", denyListTests},
+		{"Access", accessTests},
 		{"Lockout", lockoutTests},
 		{"Outbox", outboxTests},
 		{"Secret", secretTests},

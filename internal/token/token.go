@@ -145,6 +145,7 @@ type Issuer struct {
 	ttl      time.Duration
 	header   map[string]any
 	options  []jwt.ParserOption
+	cache    verified
 }
 
 var _ auth.TokenIssuer = (*Issuer)(nil)
@@ -280,10 +281,18 @@ func (i *Issuer) Issue(c auth.AccessClaims) (string, error) {
 // the current time, and returns its claims (times in UTC, whole seconds).
 // Every failure is ErrInvalid.
 func (i *Issuer) Verify(token string, now time.Time) (auth.AccessClaims, error) {
+	// The size bound comes before hashing the token for the cache lookup.
+	if len(token) > MaxTokenLen {
+		return auth.AccessClaims{}, fmt.Errorf("%w: %w", ErrInvalid, reason(errTooLarge))
+	}
+	if c, ok := i.cache.get(token, now); ok {
+		return c, nil
+	}
 	c, err := i.verify(token, now)
 	if err != nil {
 		return auth.AccessClaims{}, fmt.Errorf("%w: %w", ErrInvalid, reason(err))
 	}
+	i.cache.put(token, c, now)
 	return c, nil
 }
 
