@@ -22,35 +22,18 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/bulwarkauth/bulwark/internal/testutil"
 )
-
-// lockedBuffer collects what the server writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // instance is a real Bulwark started through run(), as main starts it.
 type instance struct {
 	t      *testing.T
 	url    string
-	stdout *lockedBuffer
-	stderr *lockedBuffer
+	stdout *testutil.Buffer
+	stderr *testutil.Buffer
 	stop   context.CancelFunc
 	done   chan error
 	client *http.Client
@@ -68,7 +51,7 @@ func start(t *testing.T, env map[string]string, args ...string) *instance {
 		env["BULWARK_ADDR"] = "127.0.0.1:0"
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	in := &instance{t: t, stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, stop: cancel, done: make(chan error, 1)}
+	in := &instance{t: t, stdout: &testutil.Buffer{}, stderr: &testutil.Buffer{}, stop: cancel, done: make(chan error, 1)}
 	go func() { in.done <- run(ctx, append([]string{"bulwark"}, args...), envFunc(env), in.stdout, in.stderr) }()
 	deadline := time.Now().Add(30 * time.Second)
 	for in.url == "" {

@@ -1,7 +1,6 @@
 package auth_test
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -17,6 +16,7 @@ import (
 	"github.com/bulwarkauth/bulwark/internal/memory"
 	"github.com/bulwarkauth/bulwark/internal/password"
 	"github.com/bulwarkauth/bulwark/internal/sqlite"
+	"github.com/bulwarkauth/bulwark/internal/testutil"
 	"github.com/bulwarkauth/bulwark/internal/token"
 )
 
@@ -28,42 +28,6 @@ const (
 	thirdPassword = "yet one more secret phrase"
 	wrongPassword = "definitely not the password"
 )
-
-// clock is a settable clock shared by the service and the limiter.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-// syncBuffer collects log output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // storeCall is one call of a store method: its name and which call of that
 // method it was (1 for the first).
@@ -406,12 +370,12 @@ type env struct {
 	t       *testing.T
 	ctx     context.Context
 	cfg     auth.Config
-	clock   *clock
+	clock   *testutil.Clock
 	db      *sqlite.DB
 	store   *faultStore
 	limiter *faultLimiter
 	hasher  *faultHasher
-	logs    *syncBuffer
+	logs    *testutil.Buffer
 	tokens  auth.TokenIssuer
 	policy  auth.PasswordPolicy
 	svc     *auth.Service
@@ -432,7 +396,7 @@ func testConfig() auth.Config {
 func newEnv(t *testing.T, cfg auth.Config) *env {
 	t.Helper()
 	ctx := context.Background()
-	clk := &clock{t: time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)}
+	clk := testutil.NewClock(time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC))
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"), sqlite.AutoMigrate(true))
 	if err != nil {
 		t.Fatal(err)
@@ -462,7 +426,7 @@ func newEnv(t *testing.T, cfg auth.Config) *env {
 		store:   newFaultStore(db),
 		limiter: &faultLimiter{Limiter: memory.NewLimiter(memory.LimiterOptions{Now: clk.Now})},
 		hasher:  &faultHasher{Hasher: ph},
-		logs:    &syncBuffer{},
+		logs:    &testutil.Buffer{},
 		tokens:  issuer,
 		policy:  policy,
 		cl:      auth.Client{IP: "192.0.2.7", IPKey: "192.0.2.7", UserAgent: "unit-test", RequestID: "req-1"},

@@ -148,11 +148,13 @@ func (s *Service) deviceValid(tok, email string) bool {
 	if !ok {
 		return false
 	}
-	payload, err := base64.RawURLEncoding.DecodeString(p)
+	// Strict: one token has exactly one encoding (no spare trailing bits).
+	strict := base64.RawURLEncoding.Strict()
+	payload, err := strict.DecodeString(p)
 	if err != nil || len(payload) != 24 {
 		return false
 	}
-	got, err := base64.RawURLEncoding.DecodeString(m)
+	got, err := strict.DecodeString(m)
 	if err != nil {
 		return false
 	}

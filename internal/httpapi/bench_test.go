@@ -27,11 +27,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -39,24 +37,8 @@ import (
 	"time"
 
 	"github.com/bulwarkauth/bulwark/internal/auth"
-	"github.com/bulwarkauth/bulwark/internal/httpapi"
-	"github.com/bulwarkauth/bulwark/internal/memory"
 	"github.com/bulwarkauth/bulwark/internal/password"
-	"github.com/bulwarkauth/bulwark/internal/sqlite"
-	"github.com/bulwarkauth/bulwark/internal/token"
 )
-
-// benchEnv is newEnv for benchmarks: the same components on the same clock,
-// without the test-only extras that would distort a measurement (the
-// counting hasher's mutex, a debug log kept in memory). The access log is
-// formatted at Info as in production, then discarded.
-type benchEnv struct {
-	srv    *httptest.Server
-	db     *sqlite.DB
-	clock  *clock
-	hasher *password.Hasher
-	client *http.Client
-}
 
 // newBenchClient returns a client whose transport keeps enough idle
 // connections for every goroutine of b.RunParallel to reuse its own.
@@ -66,56 +48,16 @@ func newBenchClient(b *testing.B) *http.Client {
 	return &http.Client{Transport: tr}
 }
 
+// benchEnv is newEnv with production-like logging (Info, formatted, then
+// discarded) and a client that keeps a connection per parallel goroutine.
+type benchEnv struct {
+	*env
+	client *http.Client
+}
+
 func newBenchEnv(b *testing.B, options ...envOption) *benchEnv {
 	b.Helper()
-	st := &envSettings{cfg: auth.DefaultConfig(), opts: httpapi.Options{Dev: true}}
-	st.hasherCfg = password.Config{Algorithm: password.Argon2id, Argon2: password.Argon2Params{Memory: 64, Time: 1, Threads: 1}}
-	for _, o := range options {
-		o(st)
-	}
-	ctx := context.Background()
-	clk := &clock{t: time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)}
-	db, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "bulwark.db"), sqlite.AutoMigrate(true))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Close() })
-	var hopts []password.Option
-	if !st.realHasher {
-		hopts = append(hopts, password.AllowWeakParameters())
-	}
-	hasher, err := password.New(st.hasherCfg, hopts...)
-	if err != nil {
-		b.Fatal(err)
-	}
-	policy, err := password.NewPolicy(15)
-	if err != nil {
-		b.Fatal(err)
-	}
-	secret, err := token.GenerateSecret()
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := httptest.NewUnstartedServer(nil)
-	public := "http://" + srv.Listener.Addr().String()
-	st.cfg.PublicURL = public
-	issuer, err := token.NewHS256(secret, public, public, st.cfg.AccessTTL)
-	if err != nil {
-		b.Fatal(err)
-	}
-	logger := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	svc, err := auth.NewService(ctx, st.cfg, auth.Deps{
-		Store: db, Limiter: memory.NewLimiter(memory.LimiterOptions{Now: clk.Now}), Hasher: hasher, Policy: policy,
-		Normalize: password.Normalize, Tokens: issuer, Logger: logger, Now: clk.Now,
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	st.opts.PublicURL = public
-	srv.Config.Handler = httpapi.NewServer(svc, logger, st.opts)
-	srv.Start()
-	b.Cleanup(srv.Close)
-	return &benchEnv{srv: srv, db: db, clock: clk, hasher: hasher, client: newBenchClient(b)}
+	return &benchEnv{env: newEnv(b, append(options, withQuietLogs())...), client: newBenchClient(b)}
 }
 
 // benchPost sends a JSON body and returns the status and the decoded answer. It

@@ -24,6 +24,7 @@ import (
 	"github.com/bulwarkauth/bulwark/internal/auth"
 	"github.com/bulwarkauth/bulwark/internal/httpapi"
 	"github.com/bulwarkauth/bulwark/internal/password"
+	"github.com/bulwarkauth/bulwark/internal/testutil"
 )
 
 // ---- Passwords ----
@@ -1013,7 +1014,7 @@ func TestHeaders_OnEveryResponse(t *testing.T) {
 func TestHeaders_PanicAnswersProblemWithHeaders(t *testing.T) {
 	// A Server without a service panics on any authenticated route: the
 	// last-resort handler must still answer 500 problem+json with headers.
-	logs := &syncBuffer{}
+	logs := &testutil.Buffer{}
 	srv := httpapi.NewServer(nil, slogJSON(logs), httpapi.Options{})
 	rec := httptestRecorder(srv, "GET", "/v1/me", map[string]string{"Authorization": "Bearer x.y.z"})
 	if rec.Code != 500 || rec.Header().Get("Content-Type") != "application/problem+json" || rec.Header().Get("X-Frame-Options") != "DENY" {

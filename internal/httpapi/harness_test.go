@@ -22,55 +22,20 @@ import (
 	"github.com/bulwarkauth/bulwark/internal/memory"
 	"github.com/bulwarkauth/bulwark/internal/password"
 	"github.com/bulwarkauth/bulwark/internal/sqlite"
+	"github.com/bulwarkauth/bulwark/internal/testutil"
 	"github.com/bulwarkauth/bulwark/internal/token"
 )
-
-// clock is a settable test clock shared by the service, limiter and store.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-// syncBuffer collects log output from many goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // env is one Bulwark API on a real socket, with a real SQLite store in a
 // temporary directory, the real hasher (fast test parameters unless asked),
 // the real token issuer and the real limiter, all on one settable clock.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *httptest.Server
-	clock  *clock
+	clock  *testutil.Clock
 	db     *sqlite.DB
 	svc    *auth.Service
-	logs   *syncBuffer
+	logs   *testutil.Buffer
 	cfg    auth.Config
 	opts   httpapi.Options
 	hasher *countingHasher
@@ -120,17 +85,23 @@ type envSettings struct {
 	opts       httpapi.Options
 	hasherCfg  password.Config
 	realHasher bool
+	quietLogs  bool
 }
 
 func withConfig(f func(*auth.Config)) envOption { return func(s *envSettings) { f(&s.cfg) } }
 func withOptions(f func(*httpapi.Options)) envOption {
 	return func(s *envSettings) { f(&s.opts) }
 }
+
+// withQuietLogs formats logs at Info, as in production, and discards them,
+// instead of keeping a debug log in memory (for benchmarks).
+func withQuietLogs() envOption { return func(s *envSettings) { s.quietLogs = true } }
+
 func withHasher(c password.Config) envOption {
 	return func(s *envSettings) { s.hasherCfg = c; s.realHasher = true }
 }
 
-func newEnv(t *testing.T, options ...envOption) *env {
+func newEnv(t testing.TB, options ...envOption) *env {
 	t.Helper()
 	st := &envSettings{cfg: auth.DefaultConfig(), opts: httpapi.Options{Dev: true}}
 	st.hasherCfg = password.Config{Algorithm: password.Argon2id, Argon2: password.Argon2Params{Memory: 64, Time: 1, Threads: 1}}
@@ -138,7 +109,7 @@ func newEnv(t *testing.T, options ...envOption) *env {
 		o(st)
 	}
 	ctx := context.Background()
-	clk := &clock{t: time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)}
+	clk := testutil.NewClock(time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC))
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "bulwark.db"), sqlite.AutoMigrate(true))
 	if err != nil {
 		t.Fatal(err)
@@ -165,8 +136,11 @@ func newEnv(t *testing.T, options ...envOption) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testutil.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if st.quietLogs {
+		logger = slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
 	svc, err := auth.NewService(ctx, st.cfg, auth.Deps{
 		Store: db, Limiter: memory.NewLimiter(memory.LimiterOptions{Now: clk.Now}), Hasher: hasher, Policy: policy,
 		Normalize: password.Normalize, Tokens: issuer, Logger: logger, Now: clk.Now,
@@ -271,7 +245,7 @@ func (e *env) post(path string, body any) *resp {
 	return e.do(req{method: "POST", path: path, body: body})
 }
 
-func expectStatus(t *testing.T, r *resp, want int) {
+func expectStatus(t testing.TB, r *resp, want int) {
 	t.Helper()
 	if r.Status != want {
 		t.Fatalf("status = %d, want %d; body %s", r.Status, want, r.Body)

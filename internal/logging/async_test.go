@@ -1,14 +1,14 @@
 package logging
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/bulwarkauth/bulwark/internal/testutil"
 )
 
 type blockingWriter struct{ release chan struct{} }
@@ -46,19 +46,8 @@ func TestAsyncBlockedSinkNeverBlocks(t *testing.T) {
 	}
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
 func TestAsyncWritesEverythingAndCloseDrains(t *testing.T) {
-	var buf lockedBuffer
+	var buf testutil.Buffer
 	a := NewAsync(slog.NewJSONHandler(&buf, nil), 0)
 	log := slog.New(a).With("component", "test")
 	ctx, cancel := context.WithCancel(context.Background())
@@ -69,11 +58,11 @@ func TestAsyncWritesEverythingAndCloseDrains(t *testing.T) {
 	if err := a.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	lines := strings.Count(buf.b.String(), "\n")
+	lines := strings.Count(buf.String(), "\n")
 	if lines != 1000 || a.Dropped() != 0 {
 		t.Fatalf("%d lines written, %d dropped", lines, a.Dropped())
 	}
-	if !strings.Contains(buf.b.String(), `"component":"test"`) {
+	if !strings.Contains(buf.String(), `"component":"test"`) {
 		t.Fatal("attributes of WithAttrs lost")
 	}
 	// After Close, records are dropped, not a panic.

@@ -1,7 +1,6 @@
 package mail_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/bulwarkauth/bulwark/internal/auth"
 	"github.com/bulwarkauth/bulwark/internal/mail"
+	"github.com/bulwarkauth/bulwark/internal/testutil"
 )
 
 // memOutbox is an in-memory auth.Outbox.
@@ -124,24 +124,6 @@ func (f *fakeMailer) counts() (attempts, delivered int) {
 	return f.attempts, len(f.delivered)
 }
 
-// syncBuffer is a bytes.Buffer safe for the logger and the test at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 const secretToken = "SECRETtoken0123456789"
 
 func TestWorkerRetriesWithBackoffThenDelivers(t *testing.T) {
@@ -150,7 +132,7 @@ func TestWorkerRetriesWithBackoffThenDelivers(t *testing.T) {
 	now := t0
 	outbox := newMemOutbox()
 	mailer := &fakeMailer{failing: true}
-	var logs syncBuffer
+	var logs testutil.Buffer
 	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	w := mail.NewWorker(outbox, mailer, logger, func() time.Time { return now })
 
