@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/mail"
 	"strings"
 	"time"
@@ -147,6 +148,16 @@ func (s *Service) signupExisting(ctx context.Context, cl Client, u *User, pw str
 			return nil, hashErr(err)
 		}
 	}
+	// Repeated signups with someone's address must not flood their inbox:
+	// past the per-email mail limit the answer stays the same (a 429 would
+	// reveal that the account exists) and no mail is sent.
+	ok, _, err := s.limiter.Allow(ctx, "signup_email:"+u.Email, s.cfg.EmailPerEmail)
+	if err != nil {
+		return nil, unavailable(fmt.Errorf("rate limit signup_email: %w", err))
+	}
+	if !ok {
+		return &SignupResult{}, nil
+	}
 	if !u.EmailVerified {
 		// The owner may have lost the first mail: send a fresh link.
 		if err := s.sendVerification(ctx, u); err != nil {
@@ -154,7 +165,7 @@ func (s *Service) signupExisting(ctx context.Context, cl Client, u *User, pw str
 		}
 		return &SignupResult{}, nil
 	}
-	err := s.queueMail(ctx, u.Email, "already_registered", map[string]string{
+	err = s.queueMail(ctx, u.Email, "already_registered", map[string]string{
 		"sign_in_url": s.cfg.PublicURL + "/sign-in",
 		"reset_url":   s.cfg.PublicURL + "/forgot-password",
 	})

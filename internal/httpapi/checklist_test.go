@@ -1371,3 +1371,15 @@ func TestInput_NonJSONBodyRefusedOnEveryV1Route(t *testing.T) {
 		body: "grant_type=password&email=body%40example.com&password=" + strings.ReplaceAll(strongPassword, " ", "+")})
 	expectStatus(t, r, 200)
 }
+
+func TestSignup_RepeatedSignupsDoNotFloodTheOwner(t *testing.T) {
+	e := newEnv(t, trusted())
+	e.signup("inbox@example.com")
+	for i := 0; i < 6; i++ {
+		r := e.do(req{method: "POST", path: "/v1/signup", body: map[string]string{"email": "inbox@example.com", "password": "some other passphrase"}, headers: fromIP(fmt.Sprintf("198.51.100.%d", i+1))})
+		expectStatus(t, r, 202)
+	}
+	if n := e.mailCount("inbox@example.com", "already_registered"); n != 3 {
+		t.Fatalf("%d already-registered mails, want 3 (the per-email mail limit)", n)
+	}
+}
