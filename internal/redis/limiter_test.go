@@ -1,0 +1,576 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bulwarkauth/bulwark/internal/auth"
+	"github.com/bulwarkauth/bulwark/internal/memory"
+)
+
+// fakeClock is a clock tests move by hand; safe for concurrent use.
+type fakeClock struct{ ns atomic.Int64 }
+
+func newFakeClock() *fakeClock {
+	c := &fakeClock{}
+	// Deliberately not on a minute or hour boundary.
+	c.ns.Store(time.Date(2026, 3, 1, 12, 0, 17, 250_000_000, time.UTC).UnixNano())
+	return c
+}
+
+func (c *fakeClock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
+func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+func allow(t testing.TB, l *Limiter, key string, limit auth.Limit) (bool, time.Duration) {
+	t.Helper()
+	ok, retry, err := l.Allow(context.Background(), key, limit)
+	if err != nil {
+		t.Fatalf("Allow(%q, %v): %v", key, limit, err)
+	}
+	return ok, retry
+}
+
+// clockLimiter returns a limiter on the test Redis that reads clock, under a
+// fresh prefix.
+func clockLimiter(t *testing.T, clock *fakeClock) *Limiter {
+	return openTest(t, randomPrefix(t), WithClock(clock.Now)).Limiter()
+}
+
+func TestAllowExactBurst(t *testing.T) {
+	// The server's clock, as in production.
+	l := openTest(t, randomPrefix(t)).Limiter()
+	limit := auth.Limit{N: 5, Per: time.Minute}
+	for i := range 5 {
+		if ok, _ := allow(t, l, "login_ip:203.0.113.0/24", limit); !ok {
+			t.Fatalf("event %d refused, want allowed", i+1)
+		}
+	}
+	ok, retry := allow(t, l, "login_ip:203.0.113.0/24", limit)
+	if ok {
+		t.Fatal("6th event allowed, want refused")
+	}
+	if retry <= 0 || retry > time.Minute {
+		t.Fatalf("retryAfter = %v, want in (0, 1m]", retry)
+	}
+}
+
+func TestAllowBurstOnWindowBoundary(t *testing.T) {
+	clock := newFakeClock()
+	clock.ns.Store(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC).UnixNano())
+	l := clockLimiter(t, clock)
+	limit := auth.Limit{N: 3, Per: time.Minute}
+	for range 3 {
+		allow(t, l, "k", limit)
+	}
+	ok, retry := allow(t, l, "k", limit)
+	if ok || retry <= 0 || retry > time.Minute {
+		t.Fatalf("got ok=%v retryAfter=%v, want refused with retryAfter in (0, 1m]", ok, retry)
+	}
+}
+
+func TestAllowSharedAcrossClients(t *testing.T) {
+	// Two instances on one Redis share one budget: 5 in total, not 10.
+	prefix := randomPrefix(t)
+	a := openTest(t, prefix).Limiter()
+	b := openTest(t, prefix).Limiter()
+	limit := auth.Limit{N: 5, Per: time.Minute}
+	allowed := 0
+	for i := range 10 {
+		l := a
+		if i%2 == 1 {
+			l = b
+		}
+		if ok, _ := allow(t, l, "login_email:alice@example.com", limit); ok {
+			allowed++
+		}
+	}
+	if allowed != 5 {
+		t.Fatalf("allowed %d across two clients, want 5", allowed)
+	}
+}
+
+func TestAllowConcurrent(t *testing.T) {
+	prefix := randomPrefix(t)
+	limiters := []*Limiter{openTest(t, prefix).Limiter(), openTest(t, prefix).Limiter()}
+	limit := auth.Limit{N: 50, Per: time.Minute}
+	var allowed atomic.Int64
+	var wg sync.WaitGroup
+	for g := range 100 {
+		l := limiters[g%2]
+		wg.Go(func() {
+			for range 10 {
+				ok, _, err := l.Allow(context.Background(), "login_ip:198.51.100.7", limit)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if ok {
+					allowed.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if got := allowed.Load(); got != 50 {
+		t.Fatalf("allowed %d, want 50", got)
+	}
+}
+
+func TestAllowRetryAfterIsHonest(t *testing.T) {
+	// Waiting retryAfter must be enough to be allowed again, and waiting a
+	// microsecond less (the script's resolution) not.
+	for _, tc := range []struct {
+		name  string
+		limit auth.Limit
+		gap   time.Duration // between events of the burst
+	}{
+		{"burst", auth.Limit{N: 5, Per: time.Minute}, 0},
+		{"spread", auth.Limit{N: 5, Per: time.Minute}, 7 * time.Second},
+		{"hourly", auth.Limit{N: 3, Per: time.Hour}, 10 * time.Minute},
+		{"odd", auth.Limit{N: 7, Per: 1500 * time.Millisecond}, 50 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := newFakeClock()
+			l := clockLimiter(t, clock)
+			for range tc.limit.N {
+				if ok, _ := allow(t, l, "k", tc.limit); !ok {
+					t.Fatal("burst refused")
+				}
+				clock.Advance(tc.gap)
+			}
+			ok, retry := allow(t, l, "k", tc.limit)
+			if ok {
+				t.Fatal("event over the limit allowed")
+			}
+			if retry <= 0 || retry > tc.limit.Per {
+				t.Fatalf("retryAfter = %v, want in (0, %v]", retry, tc.limit.Per)
+			}
+			if retry > time.Microsecond {
+				clock.Advance(retry - time.Microsecond)
+				if ok, _ := allow(t, l, "k", tc.limit); ok {
+					t.Fatalf("allowed before retryAfter %v", retry)
+				}
+				clock.Advance(time.Microsecond)
+			}
+			if ok, _ := allow(t, l, "k", tc.limit); !ok {
+				t.Fatalf("refused after waiting retryAfter %v", retry)
+			}
+		})
+	}
+}
+
+func TestAllowRetryAfterServerTime(t *testing.T) {
+	// The same with the server's clock and real time: sleeping retryAfter
+	// is enough. A short window keeps the test fast.
+	l := openTest(t, randomPrefix(t)).Limiter()
+	limit := auth.Limit{N: 3, Per: 300 * time.Millisecond}
+	for range 3 {
+		allow(t, l, "k", limit)
+	}
+	ok, retry := allow(t, l, "k", limit)
+	if ok {
+		t.Skip("the burst straddled a window boundary slowly enough to be allowed; rerun")
+	}
+	if retry <= 0 || retry > limit.Per {
+		t.Fatalf("retryAfter = %v, want in (0, %v]", retry, limit.Per)
+	}
+	time.Sleep(retry)
+	if ok, retry2 := allow(t, l, "k", limit); !ok {
+		t.Fatalf("refused after sleeping retryAfter %v (now retryAfter %v)", retry, retry2)
+	}
+}
+
+func TestAllowMatchesMemoryLimiter(t *testing.T) {
+	// The script is the twin of internal/memory's Limiter: driven by one
+	// clock through the same events, both decide alike, and retryAfter
+	// differs only by the script's microsecond resolution.
+	clock := newFakeClock()
+	l := clockLimiter(t, clock)
+	m := memory.NewLimiter(memory.LimiterOptions{Now: clock.Now})
+	rng := rand.New(rand.NewPCG(1, 2))
+	limits := []auth.Limit{
+		{N: 1, Per: time.Minute},
+		{N: 3, Per: time.Minute},
+		{N: 5, Per: 1500 * time.Millisecond},
+		{N: 10, Per: time.Hour},
+		{N: 7, Per: 7 * time.Second},
+	}
+	steps := 3000
+	if testing.Short() {
+		steps = 300
+	}
+	refused := 0
+	for i := range steps {
+		limit := limits[rng.IntN(len(limits))]
+		key := "k" + strconv.Itoa(rng.IntN(3))
+		ok, retry := allow(t, l, key, limit)
+		mok, mretry, err := m.Allow(context.Background(), key, limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok != mok || retry < mretry || retry >= mretry+time.Microsecond {
+			t.Fatalf("step %d, %s %d/%v: got ok=%v retryAfter=%v, memory says ok=%v retryAfter=%v",
+				i, key, limit.N, limit.Per, ok, retry, mok, mretry)
+		}
+		if !ok {
+			refused++
+		}
+		// Mostly small steps, sometimes a jump of about a window; all
+		// whole microseconds.
+		var d time.Duration
+		switch rng.IntN(10) {
+		case 0:
+			d = time.Duration(rng.Int64N(int64(limit.Per)))
+		case 1, 2, 3:
+			d = 0
+		default:
+			d = time.Duration(rng.Int64N(int64(limit.Per) / int64(limit.N) / 3))
+		}
+		clock.Advance(d.Truncate(time.Microsecond))
+	}
+	t.Logf("%d of %d events refused", refused, steps)
+	if refused < steps/20 || refused > steps*19/20 {
+		t.Fatalf("%d of %d events refused: the sequence does not exercise both answers", refused, steps)
+	}
+}
+
+func TestAllowWindowSlides(t *testing.T) {
+	clock := newFakeClock()
+	l := clockLimiter(t, clock)
+	limit := auth.Limit{N: 10, Per: time.Minute}
+	for range 10 {
+		allow(t, l, "k", limit)
+	}
+	if ok, _ := allow(t, l, "k", limit); ok {
+		t.Fatal("11th event allowed")
+	}
+	// A full window later the burst still weighs on the estimate (it lies
+	// in the previous window), but less than 10.
+	clock.Advance(time.Minute)
+	n := 0
+	for range 10 {
+		if ok, _ := allow(t, l, "k", limit); ok {
+			n++
+		}
+	}
+	if n == 0 || n == 10 {
+		t.Fatalf("allowed %d of 10 one window later, want some but not all", n)
+	}
+	// Two windows later nothing remains.
+	clock.Advance(2 * time.Minute)
+	for i := range 10 {
+		if ok, _ := allow(t, l, "k", limit); !ok {
+			t.Fatalf("event %d refused two windows later", i+1)
+		}
+	}
+}
+
+func TestAllowWindowSlidesServerTime(t *testing.T) {
+	// With the server's clock: a 200ms window is free again after two.
+	l := openTest(t, randomPrefix(t)).Limiter()
+	limit := auth.Limit{N: 2, Per: 200 * time.Millisecond}
+	allow(t, l, "k", limit)
+	allow(t, l, "k", limit)
+	time.Sleep(2 * limit.Per)
+	for i := range 2 {
+		if ok, _ := allow(t, l, "k", limit); !ok {
+			t.Fatalf("event %d refused two windows later", i+1)
+		}
+	}
+}
+
+func TestAllowSteadyRate(t *testing.T) {
+	// A client that sends exactly at the limit's rate is never refused.
+	clock := newFakeClock()
+	l := clockLimiter(t, clock)
+	limit := auth.Limit{N: 6, Per: time.Minute}
+	for i := range 60 {
+		if ok, _ := allow(t, l, "k", limit); !ok {
+			t.Fatalf("event %d at the limit's rate refused", i+1)
+		}
+		clock.Advance(10*time.Second + time.Millisecond)
+	}
+}
+
+func TestAllowRefusalsNotCounted(t *testing.T) {
+	clock := newFakeClock()
+	l := clockLimiter(t, clock)
+	limit := auth.Limit{N: 2, Per: time.Minute}
+	allow(t, l, "k", limit)
+	allow(t, l, "k", limit)
+	for range 200 {
+		allow(t, l, "k", limit)
+	}
+	// Had the refusals counted, the estimate would stay far above 2 for the
+	// whole next window.
+	clock.Advance(2 * time.Minute)
+	if ok, _ := allow(t, l, "k", limit); !ok {
+		t.Fatal("hammering extended the block beyond the limit")
+	}
+}
+
+func TestAllowKeysIndependent(t *testing.T) {
+	clock := newFakeClock()
+	l := clockLimiter(t, clock)
+	limit := auth.Limit{N: 1, Per: time.Minute}
+	allow(t, l, "login_email:a@example.com", limit)
+	if ok, _ := allow(t, l, "login_email:a@example.com", limit); ok {
+		t.Fatal("second event on a allowed")
+	}
+	if ok, _ := allow(t, l, "login_email:b@example.com", limit); !ok {
+		t.Fatal("b refused because of a")
+	}
+	// One key under two limits of different windows: two counters.
+	if ok, _ := allow(t, l, "login_email:a@example.com", auth.Limit{N: 1, Per: time.Hour}); !ok {
+		t.Fatal("hourly limit refused because of the per-minute counter")
+	}
+	// Keys that contain the separator do not collide with others.
+	if ok, _ := allow(t, l, "login_email:a@example.com:60", limit); !ok {
+		t.Fatal("a key ending in :60 shares a counter")
+	}
+}
+
+func TestPrefixIsolation(t *testing.T) {
+	a := openTest(t, randomPrefix(t)).Limiter()
+	b := openTest(t, randomPrefix(t)).Limiter()
+	limit := auth.Limit{N: 1, Per: time.Minute}
+	if ok, _ := allow(t, a, "k", limit); !ok {
+		t.Fatal("first event under prefix a refused")
+	}
+	if ok, _ := allow(t, b, "k", limit); !ok {
+		t.Fatal("first event under prefix b refused: prefixes share counters")
+	}
+	if ok, _ := allow(t, a, "k", limit); ok {
+		t.Fatal("second event under prefix a allowed")
+	}
+}
+
+func TestAllowInvalidLimit(t *testing.T) {
+	// Validation happens before Redis is contacted: no server needed.
+	c, err := newClient("redis://127.0.0.1:1/0", "p:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, limit := range []auth.Limit{
+		{N: 0, Per: time.Minute},
+		{N: -1, Per: time.Minute},
+		{N: 5, Per: 0},
+		{N: 5, Per: -time.Second},
+		{N: 5, Per: 400 * 24 * time.Hour},
+		{N: 5, Per: 1500 * time.Nanosecond},
+		{N: 1 << 30, Per: 24 * time.Hour},
+	} {
+		ok, _, err := c.Limiter().Allow(context.Background(), "k", limit)
+		if err == nil || ok || errors.Is(err, auth.ErrUnavailable) {
+			t.Errorf("Allow with %v: ok=%v err=%v, want an invalid-limit error", limit, ok, err)
+		}
+	}
+}
+
+func TestAllowLargeLimits(t *testing.T) {
+	// The largest limits accepted still count exactly.
+	clock := newFakeClock()
+	l := clockLimiter(t, clock)
+	for _, limit := range []auth.Limit{
+		{N: 142, Per: 366 * 24 * time.Hour},
+		{N: 1 << 20, Per: time.Hour},
+	} {
+		key := "k" + limit.Per.String()
+		for i := range 3 {
+			if ok, _ := allow(t, l, key, limit); !ok {
+				t.Fatalf("%v: event %d refused", limit, i+1)
+			}
+		}
+	}
+}
+
+func TestAllowClockBackwards(t *testing.T) {
+	// The server's clock stepping back across a window boundary keeps the
+	// newer window's count.
+	clock := newFakeClock()
+	l := clockLimiter(t, clock)
+	limit := auth.Limit{N: 3, Per: time.Minute}
+	clock.Advance(time.Minute)
+	for range 3 {
+		allow(t, l, "k", limit)
+	}
+	clock.Advance(-30 * time.Second) // into the previous window
+	ok, retry := allow(t, l, "k", limit)
+	if ok || retry <= 0 {
+		t.Fatalf("after the clock went back: ok=%v retryAfter=%v, want refused", ok, retry)
+	}
+}
+
+func TestAllowKeysExpire(t *testing.T) {
+	prefix := randomPrefix(t)
+	c := openTest(t, prefix)
+	limit := auth.Limit{N: 5, Per: time.Minute}
+	allow(t, c.Limiter(), "login_ip:192.0.2.1", limit)
+	ctx := context.Background()
+	keys, err := c.rdb.Keys(ctx, prefix+"*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 1 {
+		t.Fatalf("keys = %q, want one", keys)
+	}
+	want := prefix + "rl:login_ip:192.0.2.1:60:"
+	if !strings.HasPrefix(keys[0], want) {
+		t.Fatalf("key %q, want prefix %q", keys[0], want)
+	}
+	if _, err := strconv.ParseInt(strings.TrimPrefix(keys[0], want), 10, 64); err != nil {
+		t.Fatalf("key %q does not end in a window index", keys[0])
+	}
+	ttl, err := c.rdb.PTTL(ctx, keys[0]).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ttl <= time.Minute || ttl > 2*time.Minute {
+		t.Fatalf("PTTL = %v, want in (1m, 2m]", ttl)
+	}
+}
+
+// proxy forwards TCP connections to target until stopped; it stands for a
+// Redis that goes away and comes back on the same address.
+type proxy struct {
+	t      *testing.T
+	addr   string
+	target string
+	mu     sync.Mutex
+	ln     net.Listener
+	conns  []net.Conn
+}
+
+func newProxy(t *testing.T, target string) *proxy {
+	p := &proxy{t: t, addr: "127.0.0.1:0", target: target}
+	p.start()
+	t.Cleanup(p.stop)
+	return p
+}
+
+func (p *proxy) start() {
+	ln, err := net.Listen("tcp", p.addr)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.mu.Lock()
+	p.ln, p.addr = ln, ln.Addr().String()
+	p.mu.Unlock()
+	go func() {
+		for {
+			in, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			out, err := net.Dial("tcp", p.target)
+			if err != nil {
+				in.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, in, out)
+			p.mu.Unlock()
+			go func() { _, _ = io.Copy(out, in); out.Close() }()
+			go func() { _, _ = io.Copy(in, out); in.Close() }()
+		}
+	}()
+}
+
+func (p *proxy) stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+func TestRedisGoesAwayAndComesBack(t *testing.T) {
+	target, err := parseURL(redisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newProxy(t, target.Addr)
+	u := strings.Replace(redisURL(t), target.Addr, p.addr, 1)
+	if u == redisURL(t) {
+		t.Skipf("cannot route %s through a proxy", urlEnv)
+	}
+	prefix := randomPrefix(t)
+	openTest(t, prefix) // cleans up the keys directly
+	c, err := Open(context.Background(), u, prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	l := c.Limiter()
+	limit := auth.Limit{N: 3, Per: time.Minute}
+	allow(t, l, "k", limit)
+
+	p.stop()
+	start := time.Now()
+	for i := range 3 {
+		ok, _, err := l.Allow(context.Background(), "k", limit)
+		if ok || !errors.Is(err, auth.ErrUnavailable) {
+			t.Fatalf("call %d with Redis gone: ok=%v err=%v, want refused with auth.ErrUnavailable", i+1, ok, err)
+		}
+	}
+	if err := c.Ping(context.Background()); !errors.Is(err, auth.ErrUnavailable) {
+		t.Fatalf("Ping with Redis gone: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("failing took %v", d)
+	}
+
+	p.start() // same address
+	deadline := time.Now().Add(5 * time.Second)
+	for c.Ping(context.Background()) != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("client did not recover after Redis came back")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// The count from before the outage still holds: 1 used, 2 left.
+	for i := range 2 {
+		if ok, _ := allow(t, l, "k", limit); !ok {
+			t.Fatalf("event %d after recovery refused", i+1)
+		}
+	}
+	if ok, _ := allow(t, l, "k", limit); ok {
+		t.Fatal("4th event allowed after recovery")
+	}
+}
+
+func BenchmarkAllowParallel(b *testing.B) {
+	c := openTest(b, randomPrefix(b))
+	l := c.Limiter()
+	limit := auth.Limit{N: 1 << 20, Per: time.Minute}
+	keys := make([]string, 4096)
+	for i := range keys {
+		keys[i] = "login_ip:" + strconv.Itoa(i)
+	}
+	var seq atomic.Int64
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		i := int(seq.Add(1)) * 7919
+		for pb.Next() {
+			if _, _, err := l.Allow(context.Background(), keys[i%len(keys)], limit); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+}
