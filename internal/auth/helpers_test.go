@@ -465,7 +465,7 @@ func (e *env) signup(email, pw string, verify bool) *auth.User {
 // mails returns every message in the outbox.
 func (e *env) mails() []auth.Mail {
 	e.t.Helper()
-	ms, err := e.db.PendingMail(e.ctx, e.clock.Now().Add(24*time.Hour), 1000)
+	ms, err := e.db.PendingMail(e.ctx, e.clock.Now().Add(24*time.Hour), 0, 1000)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -139,9 +139,14 @@ type AccessReader interface {
 type Outbox interface {
 	// EnqueueMail stores m and sets m.ID.
 	EnqueueMail(ctx context.Context, m *Mail) error
-	// PendingMail returns up to limit messages due at now (not sent, next
-	// attempt time passed), oldest first.
-	PendingMail(ctx context.Context, now time.Time, limit int) ([]Mail, error)
+	// PendingMail claims up to limit due messages (not sent, next attempt at
+	// or before now), oldest first, by moving each one's next attempt to
+	// now+lease, so another worker does not take them before the lease ends;
+	// a worker that dies leaves them to be retried after the lease.
+	// Concurrent claimers, in this process or another, never get the same
+	// message within its lease. A lease of zero or less claims nothing: it
+	// only lists the due messages and changes nothing (for tests and tools).
+	PendingMail(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Mail, error)
 	// MarkMailSent deletes the message: it has been delivered.
 	MarkMailSent(ctx context.Context, id int64) error
 	// RetryMailAt records a failed attempt and when to try again.

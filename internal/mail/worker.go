@@ -16,6 +16,9 @@ import (
 const (
 	DefaultPollInterval = time.Second
 	DefaultBatchSize    = 50
+	// DefaultLease is how long a claimed batch belongs to this worker before
+	// another may take it (see Worker.Lease).
+	DefaultLease = 2 * time.Minute
 	// sendTimeout bounds one delivery, so a hung server cannot stall the queue.
 	sendTimeout = time.Minute
 	// Retry backoff: firstRetry after the first failure, doubling, at most
@@ -24,11 +27,14 @@ const (
 	maxRetry   = time.Hour
 )
 
-// Worker delivers the outbox: it renders each due message, hands it to the
-// Mailer, deletes it when delivered and schedules a retry with exponential
-// backoff when not. Because messages stay in the Outbox until delivered, a
-// message is never lost; a crash between delivery and MarkMailSent sends it
-// twice, which is the better failure for one-time links.
+// Worker delivers the outbox: it claims due messages for a lease, renders
+// each, hands it to the Mailer, deletes it when delivered and schedules a
+// retry with exponential backoff when not. Because messages stay in the
+// Outbox until delivered, a message is never lost; a crash between delivery
+// and MarkMailSent sends it twice, which is the better failure for one-time
+// links. Because a batch is claimed, workers of several instances sharing one
+// Outbox do not send the same message twice; a worker that dies leaves its
+// batch to the others once the lease ends.
 //
 // It never logs a message's data (which may hold a token) nor its full
 // recipient, only MaskEmail of it.
@@ -46,9 +52,15 @@ type Worker struct {
 	// PollInterval is how often Run looks for due messages; 0 means
 	// DefaultPollInterval.
 	PollInterval time.Duration
-	// BatchSize is how many messages one PendingMail call fetches; 0 means
+	// BatchSize is how many messages one PendingMail call claims; 0 means
 	// DefaultBatchSize.
 	BatchSize int
+	// Lease is how long a claimed batch is reserved for this worker; 0 means
+	// DefaultLease, and a lease not longer than the one-minute send timeout
+	// is raised to DefaultLease. The worker starts no delivery that could
+	// outlast the lease: the rest of the batch is left to be claimed again
+	// when the lease ends.
+	Lease time.Duration
 
 	once   sync.Once
 	wakeup chan struct{}
@@ -107,15 +119,26 @@ func (w *Worker) Flush(ctx context.Context) error {
 	if limit <= 0 {
 		limit = DefaultBatchSize
 	}
+	lease := w.Lease
+	if lease <= sendTimeout {
+		lease = DefaultLease
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		batch, err := w.Outbox.PendingMail(ctx, w.now(), limit)
+		claimed := w.now()
+		batch, err := w.Outbox.PendingMail(ctx, claimed, lease, limit)
 		if err != nil {
 			return err
 		}
+		// A send may take sendTimeout; none may start that could end after
+		// the lease, when another worker may have claimed the message.
+		last := claimed.Add(lease - sendTimeout)
 		for i := range batch {
+			if w.now().After(last) {
+				return nil // the rest is claimed again after the lease
+			}
 			if err := w.deliver(ctx, &batch[i]); err != nil {
 				return err
 			}

@@ -3,6 +3,7 @@ package mail_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
@@ -21,8 +22,9 @@ type memOutbox struct {
 	mu      sync.Mutex
 	nextID  int64
 	pending map[int64]*memMail
-	sent    map[int64]int // MarkMailSent calls per id
-	retries []time.Time   // every RetryMailAt time, in order
+	sent    map[int64]int   // MarkMailSent calls per id
+	retries []time.Time     // every RetryMailAt time, in order
+	leases  []time.Duration // the lease of every PendingMail call
 }
 
 type memMail struct {
@@ -43,20 +45,28 @@ func (o *memOutbox) EnqueueMail(_ context.Context, m *auth.Mail) error {
 	return nil
 }
 
-func (o *memOutbox) PendingMail(_ context.Context, now time.Time, limit int) ([]auth.Mail, error) {
+func (o *memOutbox) PendingMail(_ context.Context, now time.Time, lease time.Duration, limit int) ([]auth.Mail, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	var due []auth.Mail
+	var due []*memMail
 	for _, p := range o.pending {
 		if !p.next.After(now) {
-			due = append(due, p.m)
+			due = append(due, p)
 		}
 	}
-	slices.SortFunc(due, func(a, b auth.Mail) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	slices.SortFunc(due, func(a, b *memMail) int { return a.m.CreatedAt.Compare(b.m.CreatedAt) })
 	if len(due) > limit {
 		due = due[:limit]
 	}
-	return due, nil
+	out := make([]auth.Mail, len(due))
+	for i, p := range due {
+		if lease > 0 {
+			p.next = now.Add(lease)
+		}
+		out[i] = p.m
+	}
+	o.leases = append(o.leases, lease)
+	return out, nil
 }
 
 func (o *memOutbox) MarkMailSent(_ context.Context, id int64) error {
@@ -350,5 +360,70 @@ func TestMaskEmail(t *testing.T) {
 				t.Errorf("MaskEmail(%q) = %q, want %q", tt.in, got, tt.want)
 			}
 		})
+	}
+}
+
+// clockMailer delivers every message, moving the clock on by step per send.
+type clockMailer struct {
+	now  *time.Time
+	step time.Duration
+	to   []string
+}
+
+func (c *clockMailer) Send(_ context.Context, m *auth.Message) error {
+	*c.now = c.now.Add(c.step)
+	c.to = append(c.to, m.To)
+	return nil
+}
+
+// TestWorkerClaimsForALease checks that Flush claims its batches for the
+// lease and starts no send that could outlast it: what is left of the batch
+// waits until the lease ends, when any worker may claim it again.
+func TestWorkerClaimsForALease(t *testing.T) {
+	ctx := context.Background()
+	outbox := newMemOutbox()
+	now := testNow
+	mailer := &clockMailer{now: &now, step: 40 * time.Second}
+	w := mail.NewWorker(outbox, mailer, nil, func() time.Time { return now })
+	w.BatchSize = 3
+	for i := range 3 {
+		m := &auth.Mail{To: fmt.Sprintf("u%d@example.com", i), Template: mail.TemplateVerifyEmail,
+			Data: map[string]string{"link": "https://a.example/v"}, CreatedAt: testNow.Add(time.Duration(i-3) * time.Millisecond)}
+		if err := outbox.EnqueueMail(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(ctx); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+	// Sends start at +0s and +40s; one at +80s could end after the lease
+	// (2 minutes) with its one-minute timeout.
+	if want := []string{"u0@example.com", "u1@example.com"}; !slices.Equal(mailer.to, want) {
+		t.Fatalf("delivered to %v, want %v", mailer.to, want)
+	}
+	if pending, _, _ := outbox.state(); pending != 1 {
+		t.Fatalf("pending = %d, want 1", pending)
+	}
+	outbox.mu.Lock()
+	leases := slices.Clone(outbox.leases)
+	outbox.mu.Unlock()
+	if len(leases) != 1 || leases[0] != mail.DefaultLease {
+		t.Errorf("PendingMail leases = %v, want one of %v", leases, mail.DefaultLease)
+	}
+
+	// Still leased: nothing to do.
+	now = testNow.Add(mail.DefaultLease - time.Second)
+	if err := w.Flush(ctx); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+	if len(mailer.to) != 2 {
+		t.Fatalf("delivered %d during the lease, want 2", len(mailer.to))
+	}
+	now = testNow.Add(mail.DefaultLease)
+	if err := w.Flush(ctx); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+	if want := []string{"u0@example.com", "u1@example.com", "u2@example.com"}; !slices.Equal(mailer.to, want) {
+		t.Fatalf("delivered to %v after the lease, want %v", mailer.to, want)
 	}
 }

@@ -1,10 +1,12 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/bulwarkauth/bulwark/internal/auth"
@@ -36,38 +38,77 @@ func (db *DB) EnqueueMail(ctx context.Context, m *auth.Mail) error {
 	return nil
 }
 
-// PendingMail returns up to limit messages whose next attempt is due at now,
-// oldest (by CreatedAt, then ID) first.
-func (db *DB) PendingMail(ctx context.Context, now time.Time, limit int) ([]auth.Mail, error) {
+// PendingMail claims up to limit messages whose next attempt is due at now,
+// oldest (by CreatedAt, then ID) first, by moving their next attempt to
+// now+lease, in one write transaction: writers are serialised, so two
+// claimers (even in two processes on one file) never get the same message
+// within its lease. A lease of zero or less claims nothing and only lists the
+// due messages, on the read pool.
+func (db *DB) PendingMail(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]auth.Mail, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
-	rows, err := db.query(ctx, `
-		SELECT id, recipient, template, data, created_at, attempts FROM mail_outbox
-		WHERE next_attempt_at <= ?
-		ORDER BY created_at, id
-		LIMIT ?`,
-		now.UnixMicro(), limit)
-	if err != nil {
-		return nil, wrapErr("list pending mail", err)
+	if lease <= 0 {
+		rows, err := db.query(ctx, `
+			SELECT id, recipient, template, data, created_at, attempts FROM mail_outbox
+			WHERE next_attempt_at <= ?
+			ORDER BY created_at, id
+			LIMIT ?`,
+			now.UnixMicro(), limit)
+		if err != nil {
+			return nil, wrapErr("list pending mail", err)
+		}
+		defer rows.Close()
+		list, err := scanMail(rows)
+		if err != nil {
+			return nil, wrapErr("list pending mail", err)
+		}
+		return list, nil
 	}
-	defer rows.Close()
+	var list []auth.Mail
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		rows, err := db.txQuery(ctx, tx, `
+			UPDATE mail_outbox SET next_attempt_at = ?2
+			WHERE id IN (
+				SELECT id FROM mail_outbox
+				WHERE next_attempt_at <= ?1
+				ORDER BY created_at, id
+				LIMIT ?3
+			)
+			RETURNING id, recipient, template, data, created_at, attempts`,
+			now.UnixMicro(), now.Add(lease).UnixMicro(), limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		list, err = scanMail(rows)
+		return err
+	})
+	if err != nil {
+		return nil, wrapErr("claim pending mail", err)
+	}
+	// RETURNING has no order.
+	slices.SortFunc(list, func(a, b auth.Mail) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
+	})
+	return list, nil
+}
+
+// scanMail reads the rows of a PendingMail query.
+func scanMail(rows *sql.Rows) ([]auth.Mail, error) {
 	var list []auth.Mail
 	for rows.Next() {
 		var m auth.Mail
 		var data string
 		if err := rows.Scan(&m.ID, &m.To, &m.Template, &data, timeCol{&m.CreatedAt}, &m.Attempts); err != nil {
-			return nil, wrapErr("list pending mail", err)
+			return nil, err
 		}
 		if err := json.Unmarshal([]byte(data), &m.Data); err != nil {
-			return nil, fmt.Errorf("list pending mail: decode data of mail %d: %w", m.ID, err)
+			return nil, fmt.Errorf("decode data of mail %d: %w", m.ID, err)
 		}
 		list = append(list, m)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, wrapErr("list pending mail", err)
-	}
-	return list, nil
+	return list, rows.Err()
 }
 
 // MarkMailSent deletes the message: it has been delivered.

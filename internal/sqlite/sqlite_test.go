@@ -216,7 +216,7 @@ func TestPersistence(t *testing.T) {
 	if l, err := db.LoginLockout(ctx, "bob@example.com"); err != nil || l.Failures != 1 || !l.LockedUntil.Equal(now.Add(time.Hour)) {
 		t.Errorf("LoginLockout after reopening = %+v, %v", l, err)
 	}
-	if ms, err := db.PendingMail(ctx, now, 10); err != nil || len(ms) != 1 || ms[0].ID != m.ID {
+	if ms, err := db.PendingMail(ctx, now, 0, 10); err != nil || len(ms) != 1 || ms[0].ID != m.ID {
 		t.Errorf("PendingMail after reopening = %+v, %v", ms, err)
 	}
 	if s, err := db.Secret(ctx, "k", []byte("second")); err != nil || string(s) != string(secret) {

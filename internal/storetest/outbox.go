@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"sync"
 	"testing"
 	"time"
 
@@ -10,6 +11,8 @@ import (
 var outboxTests = []testCase{
 	{"Queue", testOutboxQueue},
 	{"NotFound", testOutboxNotFound},
+	{"Claim", testOutboxClaim},
+	{"ConcurrentClaim", testOutboxConcurrentClaim},
 }
 
 func ids(ms []auth.Mail) []int64 {
@@ -20,9 +23,18 @@ func ids(ms []auth.Mail) []int64 {
 	return out
 }
 
+// pending lists the due messages without claiming them (lease 0).
 func pending(t *testing.T, s auth.Store, now time.Time, limit int) []auth.Mail {
 	t.Helper()
-	ms, err := s.PendingMail(ctx(t), now, limit)
+	ms, err := s.PendingMail(ctx(t), now, 0, limit)
+	noErr(t, "PendingMail", err)
+	return ms
+}
+
+// claim claims due messages for lease.
+func claim(t *testing.T, s auth.Store, now time.Time, lease time.Duration, limit int) []auth.Mail {
+	t.Helper()
+	ms, err := s.PendingMail(ctx(t), now, lease, limit)
 	noErr(t, "PendingMail", err)
 	return ms
 }
@@ -87,4 +99,98 @@ func testOutboxNotFound(t *testing.T, s auth.Store) {
 	wantErr(t, "MarkMailSent of a sent message", s.MarkMailSent(ctx(t), m.ID), auth.ErrNotFound)
 	wantErr(t, "RetryMailAt of a sent message", s.RetryMailAt(ctx(t), m.ID, t0), auth.ErrNotFound)
 	wantErr(t, "MarkMailSent of an unknown id", s.MarkMailSent(ctx(t), m.ID+1000), auth.ErrNotFound)
+}
+
+// testOutboxClaim checks that a claim moves the next attempt of the messages
+// it returns to now+lease, and only theirs, and that listing (lease 0)
+// changes nothing.
+func testOutboxClaim(t *testing.T, s auth.Store) {
+	var ms []*auth.Mail
+	for i := range 3 {
+		m := &auth.Mail{To: "a@example.com", Template: "verify_email", CreatedAt: t0.Add(time.Duration(i) * time.Second),
+			Data: map[string]string{"i": string(rune('a' + i))}}
+		noErr(t, "EnqueueMail", s.EnqueueMail(ctx(t), m))
+		ms = append(ms, m)
+	}
+	a, b, c := ms[0], ms[1], ms[2]
+	now := t0.Add(time.Minute)
+	lease := 2 * time.Minute
+
+	// Listing is no claim, however often.
+	for range 2 {
+		check(t, "PendingMail with lease 0", pending(t, s, now, 10), []auth.Mail{*a, *b, *c})
+	}
+	if got := claim(t, s, now, lease, 0); len(got) != 0 {
+		t.Errorf("PendingMail with limit 0 = %v, want none", ids(got))
+	}
+
+	check(t, "first claim", claim(t, s, now, lease, 2), []auth.Mail{*a, *b})
+	check(t, "listing after the first claim", ids(pending(t, s, now, 10)), []int64{c.ID})
+	check(t, "second claim", claim(t, s, now, lease, 2), []auth.Mail{*c})
+	if got := claim(t, s, now, lease, 10); len(got) != 0 {
+		t.Errorf("claim while every message is leased = %v, want none", ids(got))
+	}
+	if got := claim(t, s, now.Add(lease-time.Millisecond), lease, 10); len(got) != 0 {
+		t.Errorf("claim a millisecond before the lease ends = %v, want none", ids(got))
+	}
+
+	// A failed attempt reschedules; a delivered message is gone.
+	noErr(t, "RetryMailAt", s.RetryMailAt(ctx(t), a.ID, now.Add(10*time.Second)))
+	noErr(t, "MarkMailSent", s.MarkMailSent(ctx(t), b.ID))
+	wantA := *a
+	wantA.Attempts = 1
+	check(t, "claim at the retry time", claim(t, s, now.Add(10*time.Second), lease, 10), []auth.Mail{wantA})
+
+	// A worker that died: its messages are due again when the lease ends.
+	check(t, "claim when the lease ends", ids(claim(t, s, now.Add(lease), time.Minute, 10)), []int64{c.ID})
+	check(t, "claim when the retried message's lease ends", ids(claim(t, s, now.Add(10*time.Second+lease), time.Minute, 10)), []int64{a.ID})
+}
+
+// testOutboxConcurrentClaim runs claimers in parallel until the queue is
+// drained: every message is claimed by exactly one of them.
+func testOutboxConcurrentClaim(t *testing.T, s auth.Store) {
+	const n, claimers, limit = 40, 8, 3
+	want := map[int64]bool{}
+	for i := range n {
+		m := &auth.Mail{To: "a@example.com", Template: "verify_email", CreatedAt: t0.Add(time.Duration(i) * time.Millisecond)}
+		noErr(t, "EnqueueMail", s.EnqueueMail(ctx(t), m))
+		want[m.ID] = true
+	}
+	now := t0.Add(time.Second)
+	var mu sync.Mutex
+	got := map[int64]int{}
+	parallel(claimers, func(w int) {
+		for {
+			ms, err := s.PendingMail(ctx(t), now, time.Minute, limit)
+			if err != nil {
+				t.Errorf("PendingMail: %v", err)
+				return
+			}
+			if len(ms) == 0 {
+				return
+			}
+			if len(ms) > limit {
+				t.Errorf("PendingMail returned %d messages, limit %d", len(ms), limit)
+			}
+			mu.Lock()
+			for _, m := range ms {
+				got[m.ID]++
+			}
+			mu.Unlock()
+		}
+	})
+	for id, k := range got {
+		if k != 1 {
+			t.Errorf("message %d claimed %d times, want once", id, k)
+		}
+		if !want[id] {
+			t.Errorf("claimed unknown message %d", id)
+		}
+	}
+	if len(got) != n {
+		t.Errorf("%d of %d messages claimed", len(got), n)
+	}
+	if left := pending(t, s, now, n); len(left) != 0 {
+		t.Errorf("messages still due after the claims: %v", ids(left))
+	}
 }
