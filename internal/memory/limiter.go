@@ -129,25 +129,45 @@ func (l *Limiter) Allow(_ context.Context, key string, limit auth.Limit) (ok boo
 		s.entries[i].window = window
 	}
 	e := &s.entries[i]
+	st, ok, retry := Step(State{Window: e.window, Prev: int64(e.prev), Curr: int64(e.curr)}, now, limit)
+	e.window, e.prev, e.curr = st.Window, uint32(st.Prev), uint32(st.Curr)
+	e.expires = (st.Window + 2) * per
+	return ok, retry, nil
+}
+
+// State is one key's sliding-window counter: the index of the current fixed
+// window (Unix time divided by the limit's period) and the counts of the
+// previous and current windows.
+type State struct {
+	Window     int64
+	Prev, Curr int64
+}
+
+// Step records one event at now (Unix nanoseconds) on st under limit, which
+// the caller has validated, and returns the new state, whether the event is
+// within the limit, and when not, how long until it would be. A refused event
+// is not counted. Backends that keep the state elsewhere (internal/postgres)
+// use it so every limiter decides alike.
+func Step(st State, now int64, limit auth.Limit) (State, bool, time.Duration) {
+	per := int64(limit.Per)
+	window := floorDiv(now, per)
 	switch {
-	case window < e.window:
+	case window < st.Window:
 		// The clock went back: stay in the latest window seen, at its
 		// start, which weighs the previous window fully (fails closed).
-		window = e.window
-	case window == e.window+1:
-		e.prev, e.curr = e.curr, 0
-	case window > e.window+1:
-		e.prev, e.curr = 0, 0
+		window = st.Window
+	case window == st.Window+1:
+		st.Prev, st.Curr = st.Curr, 0
+	case window > st.Window+1:
+		st.Prev, st.Curr = 0, 0
 	}
-	e.window = window
-	e.expires = (window + 2) * per
+	st.Window = window
 	elapsed := max(0, now-window*per)
-
-	if below(uint64(e.prev), uint64(e.curr), uint64(limit.N), uint64(per), uint64(elapsed)) {
-		e.curr++
-		return true, 0, nil
+	if below(uint64(st.Prev), uint64(st.Curr), uint64(limit.N), uint64(per), uint64(elapsed)) {
+		st.Curr++
+		return st, true, 0
 	}
-	return false, retryAfterFor(uint64(e.prev), uint64(e.curr), uint64(limit.N), uint64(per), uint64(elapsed)), nil
+	return st, false, retryAfterFor(uint64(st.Prev), uint64(st.Curr), uint64(limit.N), uint64(per), uint64(elapsed))
 }
 
 // Sweep drops every entry whose windows are both past and returns how many
