@@ -2,8 +2,8 @@
 //
 // Render turns an outbox entry (template name, recipient, data fields) into an
 // auth.Message from the embedded templates; Build turns a Message into an RFC
-// 5322 multipart/alternative message; the senders (FileSender, and SMTP
-// later) implement auth.Mailer; Worker drains the auth.Outbox.
+// 5322 multipart/alternative message; the senders (FileSender, SMTPSender)
+// implement auth.Mailer; Worker drains the auth.Outbox.
 //
 // Data values may hold a one-time token, so they are never put in a header and
 // never logged: subjects are fixed text per template, the only caller-supplied

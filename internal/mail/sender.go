@@ -13,27 +13,20 @@ import (
 	"github.com/bulwarkauth/bulwark/internal/auth"
 )
 
-// ErrSMTPNotSupported is returned by NewSender for smtp:// and smtps:// URLs
-// until the SMTP sender exists.
-var ErrSMTPNotSupported = errors.New("smtp mail is not supported yet")
-
 // NewSender returns the Mailer for mailURL (BULWARK_MAIL_URL), sending as
 // from:
 //
 //   - file:///dir writes one .eml file per message into dir (see FileSender).
 //     file://./dir and file://../dir are taken as relative paths, so that
 //     file://$BULWARK_DATA_DIR/outbox works with the default ./data.
-//   - smtp:// and smtps:// return ErrSMTPNotSupported for now.
+//   - smtp:// and smtps:// return an SMTPSender (see NewSMTPSender for the
+//     URL's form).
 //
 // Errors never quote the URL, which may hold an SMTP password.
 func NewSender(mailURL, from string) (auth.Mailer, error) {
-	u, err := url.Parse(mailURL)
+	u, err := parseMailURL(mailURL)
 	if err != nil {
-		var uerr *url.Error
-		if errors.As(err, &uerr) {
-			err = uerr.Err // url.Error quotes the whole URL
-		}
-		return nil, fmt.Errorf("parse mail URL: %w", err)
+		return nil, err
 	}
 	if _, err := parseFrom(from); err != nil {
 		return nil, err
@@ -46,12 +39,33 @@ func NewSender(mailURL, from string) (auth.Mailer, error) {
 		}
 		return NewFileSender(dir, from), nil
 	case "smtp", "smtps":
-		return nil, ErrSMTPNotSupported
+		return newSMTPSender(u, from)
 	case "":
 		return nil, errors.New("parse mail URL: missing scheme (want file:// or smtp://)")
 	default:
 		return nil, fmt.Errorf("parse mail URL: unsupported scheme %q (want file:// or smtp://)", u.Scheme)
 	}
+}
+
+// parseMailURL parses a mail URL without quoting any of it in its error:
+// url.Error holds the whole URL, and its causes quote the part they reject,
+// which can be a piece of the password (a "/" in an unescaped password makes
+// the rest of it a "port").
+func parseMailURL(mailURL string) (*url.URL, error) {
+	u, err := url.Parse(mailURL)
+	if err != nil {
+		var escape url.EscapeError
+		var host url.InvalidHostError
+		switch {
+		case errors.As(err, &escape):
+			return nil, errors.New("parse mail URL: invalid percent-escape")
+		case errors.As(err, &host):
+			return nil, errors.New("parse mail URL: invalid host")
+		default:
+			return nil, errors.New("parse mail URL: malformed URL (a password must be percent-encoded)")
+		}
+	}
+	return u, nil
 }
 
 // fileDir returns the directory named by a file:// URL.

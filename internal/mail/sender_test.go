@@ -136,11 +136,12 @@ func TestNewSender(t *testing.T) {
 		{"file://mailhost/var/mail", "", "names a host"},
 		{"file:relative/dir", "", "file:///absolute/dir"},
 		{"file:///dir?x=1", "", "file:///absolute/dir"},
-		{"smtp://user:s3cret@mail.example.com:587", "", "smtp mail is not supported yet"},
-		{"smtps://user:s3cret@mail.example.com:465", "", "smtp mail is not supported yet"},
+		{"smtp://user:s3cret@mail.example.com:587?x=1", "", "unknown query parameter"},
 		{"http://example.com/", "", "unsupported scheme"},
 		{"/var/mail", "", "missing scheme"},
 		{"smtp://user:s3cret@mail.example.com:bad port", "", "parse mail URL"},
+		{"smtp://user:s3c/ret@mail.example.com:587", "", "parse mail URL"},
+		{"smtp://user:s3cret%zz@mail.example.com:587", "", "parse mail URL"},
 		{"::", "", "parse mail URL"},
 	}
 	for _, tt := range tests {
@@ -170,7 +171,11 @@ func TestNewSender(t *testing.T) {
 	if _, err := mail.NewSender("smtp://h", "x"); err == nil {
 		t.Errorf("NewSender accepted a bad from address")
 	}
-	if !errors.Is(func() error { _, err := mail.NewSender("smtp://h:25", "a@example.com"); return err }(), mail.ErrSMTPNotSupported) {
-		t.Errorf("smtp error is not ErrSMTPNotSupported")
+	for _, u := range []string{"smtp://user:s3cret@mail.example.com:587", "smtps://mail.example.com"} {
+		if m, err := mail.NewSender(u, "a@example.com"); err != nil {
+			t.Errorf("NewSender(smtp URL): %v", err)
+		} else if _, ok := m.(*mail.SMTPSender); !ok {
+			t.Errorf("NewSender(smtp URL) returned %T, want *mail.SMTPSender", m)
+		}
 	}
 }
