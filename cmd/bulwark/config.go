@@ -656,9 +656,20 @@ func (l *configLoader) mailURL(dataDir string, dev bool) *url.URL {
 		l.errorf(setting, "not an smtp://, smtps:// or file:// URL")
 		return nil
 	}
-	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
-		l.errorf(setting, "an smtp URL has no path, query or fragment")
+	if (u.Path != "" && u.Path != "/") || u.Fragment != "" {
+		l.errorf(setting, "an smtp URL has no path or fragment")
 		return nil
+	}
+	// The one query parameter: ?tls=required|opportunistic|none on smtp://
+	// (STARTTLS is required unless the URL says otherwise).
+	if u.RawQuery != "" {
+		q, err := url.ParseQuery(u.RawQuery)
+		tls := q.Get("tls")
+		if err != nil || len(q) != 1 || len(q["tls"]) != 1 || u.Scheme != "smtp" ||
+			(tls != "required" && tls != "opportunistic" && tls != "none") {
+			l.errorf(setting, "the only query parameter is tls=required|opportunistic|none, on smtp:// URLs")
+			return nil
+		}
 	}
 	if p := u.Port(); p == "" {
 		port := "587"

@@ -338,6 +338,9 @@ func TestLoadConfigOutOfRange(t *testing.T) {
 		{"REDIS_PREFIX", "has space:"},
 		{"MAIL_URL", "http://mail.example.com"},
 		{"MAIL_URL", "smtp://smtp.example.com:0"},
+		{"MAIL_URL", "smtp://smtp.example.com?tls=maybe"},
+		{"MAIL_URL", "smtp://smtp.example.com?tls=none&x=1"},
+		{"MAIL_URL", "smtps://smtp.example.com?tls=none"},
 		{"MAIL_URL", "file://"},
 		{"MAIL_FROM", "not an address"},
 		{"TRUSTED_PROXIES", "10.0.0.0/33"},
@@ -473,6 +476,7 @@ func TestLoadConfigDatabaseAndMailURLs(t *testing.T) {
 		{"smtp://mail.example.com", "smtp", "mail.example.com:587", ""},
 		{"smtp://u:p@mail.example.com:2525", "smtp", "mail.example.com:2525", ""},
 		{"smtps://mail.example.com", "smtps", "mail.example.com:465", ""},
+		{"smtp://127.0.0.1:1025?tls=none", "smtp", "127.0.0.1:1025", ""},
 	} {
 		c := load(t, map[string]string{"BULWARK_MAIL_URL": tc.mail}, nil, true)
 		if c.MailURL.Scheme != tc.scheme || c.MailURL.Host != tc.host || c.MailURL.Path != tc.path {

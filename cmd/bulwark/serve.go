@@ -19,6 +19,8 @@ import (
 	"github.com/bulwarkauth/bulwark/internal/mail"
 	"github.com/bulwarkauth/bulwark/internal/memory"
 	"github.com/bulwarkauth/bulwark/internal/password"
+	"github.com/bulwarkauth/bulwark/internal/postgres"
+	"github.com/bulwarkauth/bulwark/internal/redis"
 	"github.com/bulwarkauth/bulwark/internal/sqlite"
 	"github.com/bulwarkauth/bulwark/internal/token"
 )
@@ -38,10 +40,20 @@ func newLogger(w io.Writer, level slog.Level) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
-// openStore opens the configured database. Only SQLite exists yet.
-func openStore(ctx context.Context, cfg *Config, migrate bool) (*sqlite.DB, error) {
-	if cfg.DatabaseDriver != "sqlite" {
-		return nil, fmt.Errorf("BULWARK_DATABASE_URL: the %s backend is not available in this build; use sqlite://", cfg.DatabaseDriver)
+// database is what serve and migrate need of a backend: the stores, and the
+// schema and maintenance operations both backends have.
+type database interface {
+	auth.Store
+	Migrate(ctx context.Context) error
+	Pending(ctx context.Context) ([]string, error)
+	Purge(ctx context.Context, now time.Time) (int64, error)
+}
+
+// openStore opens the configured database: SQLite for one instance,
+// PostgreSQL for any number.
+func openStore(ctx context.Context, cfg *Config, migrate bool) (database, error) {
+	if cfg.DatabaseDriver == "postgres" {
+		return postgres.Open(ctx, cfg.DatabaseURL, postgres.AutoMigrate(migrate))
 	}
 	if dir := filepath.Dir(cfg.SQLitePath); dir != "" {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -65,7 +77,7 @@ func migrate(ctx context.Context, cfg *Config, stdout io.Writer) error {
 	if err := db.Migrate(ctx); err != nil {
 		return err
 	}
-	log.Info("migrations applied", "applied", pending, "database", "sqlite")
+	log.Info("migrations applied", "applied", pending, "database", cfg.DatabaseDriver)
 	return nil
 }
 
@@ -82,9 +94,6 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	log := slog.New(logs)
 	if cfg.Dev {
 		log.Warn("dev mode: insecure conveniences are on; never use --dev in production", "relaxes", cfg.DevRelaxations())
-	}
-	if cfg.RedisURL != nil {
-		return errors.New("BULWARK_REDIS_URL: Redis is not available in this build; unset it (a single SQLite instance needs none)")
 	}
 	secret := []byte(cfg.JWTSecret)
 	if len(secret) == 0 {
@@ -124,7 +133,11 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 		return fmt.Errorf("database has %d pending migrations (%s): run `bulwark migrate` or set BULWARK_AUTO_MIGRATE=true", len(pending), strings.Join(pending, ", "))
 	}
 
-	limiter := memory.NewLimiter(memory.LimiterOptions{})
+	limiter, ready, closeLimiter, err := newLimiter(ctx, cfg, db, log)
+	if err != nil {
+		return err
+	}
+	defer closeLimiter()
 	worker := mail.NewWorker(db, mailer, log, time.Now)
 	svc, err := auth.NewService(ctx, authConfig(cfg), auth.Deps{
 		Store: db, Limiter: limiter, Hasher: hasher, Policy: policy, Normalize: password.Normalize,
@@ -139,10 +152,11 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 		Ready: func(ctx context.Context) []string {
 			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			defer cancel()
+			var failing []string
 			if err := db.Ping(ctx); err != nil {
-				return []string{"database"}
+				failing = append(failing, "database")
 			}
-			return nil
+			return append(failing, ready(ctx)...)
 		},
 	})
 
@@ -164,7 +178,6 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBackground()
 	go worker.Run(bg)
-	go limiter.Run(bg, time.Minute)
 	go purge(bg, db, log)
 	go reportDropped(bg, logs, log)
 
@@ -220,6 +233,38 @@ func reportDropped(ctx context.Context, logs *logging.Async, log *slog.Logger) {
 	}
 }
 
+// newLimiter picks where rate-limit windows live: Redis when configured
+// (shared by every instance, one round trip), otherwise the database for
+// PostgreSQL (shared too), otherwise memory (one SQLite instance). ready
+// names the limiter's dependency when it does not answer.
+func newLimiter(ctx context.Context, cfg *Config, db database, log *slog.Logger) (auth.Limiter, func(context.Context) []string, func(), error) {
+	none := func(context.Context) []string { return nil }
+	if cfg.RedisURL != nil {
+		redis.SetLogger(log)
+		rc, err := redis.Connect(cfg.RedisURL.String(), cfg.RedisPrefix)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("BULWARK_REDIS_URL: %w", err)
+		}
+		if err := rc.Ping(ctx); err != nil {
+			log.Warn("redis does not answer yet: rate-limited requests get 503 until it does")
+		}
+		ready := func(ctx context.Context) []string {
+			if rc.Ping(ctx) != nil {
+				return []string{"redis"}
+			}
+			return nil
+		}
+		return rc.Limiter(), ready, func() { _ = rc.Close() }, nil
+	}
+	if pg, ok := db.(*postgres.DB); ok {
+		return pg.Limiter(), none, func() {}, nil
+	}
+	m := memory.NewLimiter(memory.LimiterOptions{})
+	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
+	go m.Run(bg, time.Minute)
+	return m, none, stop, nil
+}
+
 // newMailer builds the sender of the configured mail URL. The config has
 // already resolved a file:// URL to its directory, relative or absolute.
 func newMailer(cfg *Config) (auth.Mailer, error) {
@@ -233,7 +278,7 @@ func newMailer(cfg *Config) (auth.Mailer, error) {
 }
 
 // purge deletes expired rows every few minutes.
-func purge(ctx context.Context, db *sqlite.DB, log *slog.Logger) {
+func purge(ctx context.Context, db database, log *slog.Logger) {
 	t := time.NewTicker(5 * time.Minute)
 	defer t.Stop()
 	for {

@@ -117,7 +117,7 @@ func (e *benchEnv) signup(b *testing.B, email string) {
 	if err != nil || st != http.StatusAccepted {
 		b.Fatalf("signup %s: status %d, %v, %v", email, st, out, err)
 	}
-	mails, err := e.db.PendingMail(context.Background(), e.clock.Now().Add(24*time.Hour), 1000)
+	mails, err := e.db.PendingMail(context.Background(), e.clock.Now().Add(24*time.Hour), 0, 1000)
 	if err != nil {
 		b.Fatal(err)
 	}

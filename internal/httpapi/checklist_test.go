@@ -862,7 +862,7 @@ func TestTokens_NeverInHTMLOrURLs(t *testing.T) {
 	}
 	// Mail links carry the token in the fragment, never the query.
 	e.post("/v1/password/forgot", map[string]string{"email": "nohtml@example.com"})
-	mails, _ := e.db.PendingMail(context.Background(), e.clock.Now().Add(time.Hour), 100)
+	mails, _ := e.db.PendingMail(context.Background(), e.clock.Now().Add(time.Hour), 0, 100)
 	for _, m := range mails {
 		if l := m.Data["link"]; l != "" && (strings.Contains(l, "?") || !strings.Contains(l, "#token=")) {
 			t.Fatalf("mail link %q does not carry the token in the fragment", m.Template)
@@ -959,7 +959,7 @@ func TestReset_LinkUsesPublicURLNotHostHeader(t *testing.T) {
 	e := newEnv(t)
 	e.signup("host@example.com")
 	e.do(req{method: "POST", path: "/v1/password/forgot", body: map[string]string{"email": "host@example.com"}, headers: map[string]string{"Host": "evil.example", "X-Forwarded-Host": "evil.example"}})
-	mails, _ := e.db.PendingMail(context.Background(), e.clock.Now().Add(time.Hour), 100)
+	mails, _ := e.db.PendingMail(context.Background(), e.clock.Now().Add(time.Hour), 0, 100)
 	for _, m := range mails {
 		if m.Template == "password_reset" && !strings.HasPrefix(m.Data["link"], e.cfg.PublicURL+"/") {
 			t.Fatal("reset link not built from the public URL")
@@ -1287,10 +1287,14 @@ func headerNames(r *resp) []string {
 	return names
 }
 
-// dbContains reports whether s appears anywhere in the database files.
+// dbContains reports whether s appears anywhere in the database: in its
+// files for SQLite, in any row of any table for PostgreSQL.
 func dbContains(t *testing.T, e *env, s string) bool {
 	t.Helper()
-	files, _ := filepath.Glob(e.db.Path() + "*")
+	if e.be.pgURL != "" {
+		return e.be.pgContains(t, s)
+	}
+	files, _ := filepath.Glob(e.be.sqlitePath + "*")
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {

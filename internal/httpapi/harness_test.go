@@ -3,14 +3,12 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -19,9 +17,7 @@ import (
 	"github.com/bulwarkauth/bulwark/internal/auth"
 	"github.com/bulwarkauth/bulwark/internal/httpapi"
 	"github.com/bulwarkauth/bulwark/internal/mail"
-	"github.com/bulwarkauth/bulwark/internal/memory"
 	"github.com/bulwarkauth/bulwark/internal/password"
-	"github.com/bulwarkauth/bulwark/internal/sqlite"
 	"github.com/bulwarkauth/bulwark/internal/testutil"
 	"github.com/bulwarkauth/bulwark/internal/token"
 )
@@ -33,7 +29,8 @@ type env struct {
 	t      testing.TB
 	srv    *httptest.Server
 	clock  *testutil.Clock
-	db     *sqlite.DB
+	db     auth.Store
+	be     *backend
 	svc    *auth.Service
 	logs   *testutil.Buffer
 	cfg    auth.Config
@@ -110,11 +107,8 @@ func newEnv(t testing.TB, options ...envOption) *env {
 	}
 	ctx := context.Background()
 	clk := testutil.NewClock(time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC))
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "bulwark.db"), sqlite.AutoMigrate(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	be := openBackend(t, clk)
+	db := be.store
 	var hopts []password.Option
 	if !st.realHasher {
 		hopts = append(hopts, password.AllowWeakParameters())
@@ -142,7 +136,7 @@ func newEnv(t testing.TB, options ...envOption) *env {
 		logger = slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
 	svc, err := auth.NewService(ctx, st.cfg, auth.Deps{
-		Store: db, Limiter: memory.NewLimiter(memory.LimiterOptions{Now: clk.Now}), Hasher: hasher, Policy: policy,
+		Store: db, Limiter: be.limiter, Hasher: hasher, Policy: policy,
 		Normalize: password.Normalize, Tokens: issuer, Logger: logger, Now: clk.Now,
 	})
 	if err != nil {
@@ -152,7 +146,7 @@ func newEnv(t testing.TB, options ...envOption) *env {
 	srv.Config.Handler = httpapi.NewServer(svc, logger, st.opts)
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &env{t: t, srv: srv, clock: clk, db: db, svc: svc, logs: logs, cfg: st.cfg, opts: st.opts, hasher: hasher, secret: secret}
+	return &env{t: t, srv: srv, clock: clk, db: db, be: be, svc: svc, logs: logs, cfg: st.cfg, opts: st.opts, hasher: hasher, secret: secret}
 }
 
 // resp is a decoded response.
@@ -258,7 +252,7 @@ const strongPassword = "correct horse battery staple"
 // template, read from the outbox table as the mail worker would.
 func (e *env) mailToken(addr, template string) string {
 	e.t.Helper()
-	mails, err := e.db.PendingMail(context.Background(), e.clock.Now().Add(24*time.Hour), 1000)
+	mails, err := e.db.PendingMail(context.Background(), e.clock.Now().Add(24*time.Hour), 0, 1000)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -278,7 +272,7 @@ func (e *env) mailToken(addr, template string) string {
 
 func (e *env) mailCount(addr, template string) int {
 	e.t.Helper()
-	mails, err := e.db.PendingMail(context.Background(), e.clock.Now().Add(24*time.Hour), 1000)
+	mails, err := e.db.PendingMail(context.Background(), e.clock.Now().Add(24*time.Hour), 0, 1000)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -360,13 +354,7 @@ func (e *env) auditEvents(name string) []map[string]any {
 // setDisabled disables an account straight in the database: the admin API
 // that will do it belongs to a later issue.
 func setDisabled(e *env, email string) error {
-	db, err := sql.Open("sqlite", e.db.Path())
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	_, err = db.Exec(`UPDATE users SET disabled = 1 WHERE email = ?`, email)
-	return err
+	return e.be.exec(`UPDATE users SET disabled = true WHERE email = $1`, email)
 }
 
 func passwordConfigBcrypt() password.Config {
@@ -393,12 +381,9 @@ func (e *env) deliverMail() {
 	if err := w.Flush(context.Background()); err != nil {
 		e.t.Fatal(err)
 	}
-	db, err := sql.Open("sqlite", e.db.Path())
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
-		e.t.Fatal(err)
+	if e.be.sqlitePath != "" {
+		if err := e.be.exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+			e.t.Fatal(err)
+		}
 	}
 }

@@ -111,6 +111,13 @@ func Open(ctx context.Context, url, prefix string, opts ...Option) (*Client, err
 	return c, nil
 }
 
+// Connect is Open without the first Ping: go-redis connects lazily, so a
+// server can start while Redis is down, answer 503 for what needs it, and
+// recover by itself when it returns.
+func Connect(url, prefix string, opts ...Option) (*Client, error) {
+	return newClient(url, prefix, opts...)
+}
+
 // newClient is Open without the first Ping: go-redis connects lazily.
 func newClient(rawURL, prefix string, opts ...Option) (*Client, error) {
 	o, err := parseURL(rawURL)

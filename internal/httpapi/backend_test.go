@@ -1,0 +1,168 @@
+package httpapi_test
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/bulwarkauth/bulwark/internal/auth"
+	"github.com/bulwarkauth/bulwark/internal/memory"
+	"github.com/bulwarkauth/bulwark/internal/postgres"
+	"github.com/bulwarkauth/bulwark/internal/redis"
+	"github.com/bulwarkauth/bulwark/internal/sqlite"
+	"github.com/bulwarkauth/bulwark/internal/testutil"
+)
+
+// The checklist suite runs against SQLite with the in-memory limiter by
+// default, and against PostgreSQL with the Redis limiter when
+// BULWARK_TEST_BACKEND=postgres (CI runs it both ways). PostgreSQL needs
+// BULWARK_TEST_POSTGRES_URL; Redis is used when BULWARK_TEST_REDIS_URL is set,
+// otherwise the PostgreSQL limiter.
+
+type backend struct {
+	store      auth.Store
+	limiter    auth.Limiter
+	sqlitePath string
+	pgURL      string
+}
+
+func openBackend(t testing.TB, clk *testutil.Clock) *backend {
+	t.Helper()
+	ctx := context.Background()
+	if os.Getenv("BULWARK_TEST_BACKEND") != "postgres" {
+		path := filepath.Join(t.TempDir(), "bulwark.db")
+		db, err := sqlite.Open(ctx, path, sqlite.AutoMigrate(true))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return &backend{store: db, limiter: memory.NewLimiter(memory.LimiterOptions{Now: clk.Now}), sqlitePath: path}
+	}
+	base := os.Getenv("BULWARK_TEST_POSTGRES_URL")
+	if base == "" {
+		t.Fatal("BULWARK_TEST_BACKEND=postgres needs BULWARK_TEST_POSTGRES_URL")
+	}
+	schema := randomHexName("h_")
+	pgExec(t, base, `CREATE SCHEMA `+schema)
+	t.Cleanup(func() { pgExec(t, base, `DROP SCHEMA `+schema+` CASCADE`) })
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	db, err := postgres.Open(ctx, u.String(), postgres.AutoMigrate(true), postgres.MaxConns(8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	be := &backend{store: db, limiter: db.LimiterWithClock(clk.Now), pgURL: u.String()}
+	if rurl := os.Getenv("BULWARK_TEST_REDIS_URL"); rurl != "" {
+		prefix := randomHexName("bulwark-h-") + ":"
+		rc, err := redis.Connect(rurl, prefix, redis.WithClock(clk.Now))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { rc.Close(); deleteRedisPrefix(t, rurl, prefix) })
+		be.limiter = rc.Limiter()
+	}
+	return be
+}
+
+func randomHexName(prefix string) string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+// exec runs one statement on the backend's database ($1 placeholders work on
+// both).
+func (b *backend) exec(query string, args ...any) error {
+	if b.sqlitePath != "" {
+		db, err := sql.Open("sqlite", b.sqlitePath)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		_, err = db.Exec(query, args...)
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, b.pgURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, query, args...)
+	return err
+}
+
+// pgContains looks for s in the JSON of every row of every table.
+func (b *backend) pgContains(t testing.TB, s string) bool {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, b.pgURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tbl := range tables {
+		var dump *string
+		if err := conn.QueryRow(ctx, `SELECT string_agg(row_to_json(x)::text, ' ') FROM `+pgx.Identifier{tbl}.Sanitize()+` x`).Scan(&dump); err != nil {
+			t.Fatal(err)
+		}
+		if dump != nil && strings.Contains(*dump, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func pgExec(t testing.TB, dbURL, query string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatalf("connect to PostgreSQL: %v", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, query); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+}
+
+func deleteRedisPrefix(t testing.TB, rurl, prefix string) {
+	opt, err := goredis.ParseURL(rurl)
+	if err != nil {
+		return
+	}
+	c := goredis.NewClient(opt)
+	defer c.Close()
+	ctx := context.Background()
+	iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+	for iter.Next(ctx) {
+		c.Del(ctx, iter.Val())
+	}
+}
