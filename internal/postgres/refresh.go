@@ -69,7 +69,7 @@ const rotateSwap = `
 	WITH old AS (
 		UPDATE refresh_tokens SET used_at = $1, successor_hash = $2, sealed_successor = $3
 		WHERE hash = $4 AND used_at IS NULL
-			AND family_id IN (SELECT id FROM refresh_families WHERE revoked_at IS NULL)
+			AND EXISTS (SELECT 1 FROM refresh_families f WHERE f.id = refresh_tokens.family_id AND f.revoked_at IS NULL)
 		RETURNING family_id
 	), family AS (
 		UPDATE refresh_families SET last_seen_at = $1

@@ -53,6 +53,16 @@ func (db *DB) RefreshTokenByHash(ctx context.Context, hash []byte) (*auth.Refres
 	return &t, &f, nil
 }
 
+// rotateSQL marks the old token used while it is unused and its family
+// unrevoked. The family check is a correlated lookup by primary key: an
+// IN (SELECT … WHERE revoked_at IS NULL) list made SQLite scan every live
+// family on each rotation (TestRotatePlanUsesIndexes).
+const rotateSQL = `
+	UPDATE refresh_tokens SET used_at = ?, successor_hash = ?, sealed_successor = ?
+	WHERE hash = ? AND used_at IS NULL
+		AND EXISTS (SELECT 1 FROM refresh_families f WHERE f.id = refresh_tokens.family_id AND f.revoked_at IS NULL)
+	RETURNING family_id`
+
 // RotateRefreshToken is the compare-and-swap of rotation, in one write
 // transaction: the UPDATE of the old token matches only while it is unused
 // and its family unrevoked, and only when it matched are next inserted (with
@@ -63,11 +73,7 @@ func (db *DB) RotateRefreshToken(ctx context.Context, oldHash []byte, next *auth
 	var rotated bool
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
 		var familyID string
-		err := db.txQueryRow(ctx, tx, `
-			UPDATE refresh_tokens SET used_at = ?, successor_hash = ?, sealed_successor = ?
-			WHERE hash = ? AND used_at IS NULL
-				AND family_id IN (SELECT id FROM refresh_families WHERE revoked_at IS NULL)
-			RETURNING family_id`,
+		err := db.txQueryRow(ctx, tx, rotateSQL,
 			now.UnixMicro(), blobArg(next.Hash), blobArg(next.SealedSuccessor), oldHash,
 		).Scan(&familyID)
 		if errors.Is(err, sql.ErrNoRows) {
