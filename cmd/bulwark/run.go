@@ -18,16 +18,18 @@ var version = ""
 // start a real server in-process with their own arguments and environment.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) < 2 {
-		return errors.New("usage: bulwark serve|migrate|version [--dev] [--setting=value …]")
+		return errors.New("usage: bulwark serve|migrate|bench|version [--dev] [--setting=value …]")
 	}
 	cmd, rest := args[1], args[2:]
 	switch cmd {
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "{\"version\":%q}\n", buildVersion())
 		return nil
+	case "bench":
+		return bench(ctx, rest, getenv, stdout, stderr)
 	case "serve", "migrate":
 	default:
-		return fmt.Errorf("unknown command %q: usage: bulwark serve|migrate|version", cmd)
+		return fmt.Errorf("unknown command %q: usage: bulwark serve|migrate|bench|version", cmd)
 	}
 	dev, flags, err := parseFlags(rest)
 	if err != nil {
