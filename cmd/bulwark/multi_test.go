@@ -1,10 +1,8 @@
 package main
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -14,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/bulwarkauth/bulwark/internal/testutil"
 )
 
 // The tests in this file run several real Bulwark instances on one
@@ -40,42 +38,11 @@ func redisURL(t *testing.T) string {
 	return u
 }
 
-func randomName(prefix string) string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return prefix + hex.EncodeToString(b)
-}
-
 // freshSchema creates an empty schema, dropped when the test ends, and
 // returns a database URL whose connections use it.
 func freshSchema(t *testing.T) string {
 	t.Helper()
-	base := postgresURL(t)
-	schema := randomName("m_")
-	adminExec(t, base, `CREATE SCHEMA `+schema)
-	t.Cleanup(func() { adminExec(t, base, `DROP SCHEMA `+schema+` CASCADE`) })
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
-func adminExec(t *testing.T, dbURL, sql string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatalf("connect to PostgreSQL: %v", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, sql); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
+	return testutil.FreshSchema(t, postgresURL(t), "m_")
 }
 
 // deployment is the shared settings of instances that form one deployment.
@@ -90,7 +57,7 @@ func deployment(t *testing.T, withRedis bool, extra map[string]string) map[strin
 	}
 	if withRedis {
 		env["BULWARK_REDIS_URL"] = redisURL(t)
-		env["BULWARK_REDIS_PREFIX"] = randomName("bulwark-test-") + ":"
+		env["BULWARK_REDIS_PREFIX"] = testutil.RandomName("bulwark-test-") + ":"
 	}
 	for k, v := range extra {
 		env[k] = v

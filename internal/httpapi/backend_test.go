@@ -2,10 +2,7 @@ package httpapi_test
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -52,24 +49,15 @@ func openBackend(t testing.TB, clk *testutil.Clock) *backend {
 	if base == "" {
 		t.Fatal("BULWARK_TEST_BACKEND=postgres needs BULWARK_TEST_POSTGRES_URL")
 	}
-	schema := randomHexName("h_")
-	pgExec(t, base, `CREATE SCHEMA `+schema)
-	t.Cleanup(func() { pgExec(t, base, `DROP SCHEMA `+schema+` CASCADE`) })
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	db, err := postgres.Open(ctx, u.String(), postgres.AutoMigrate(true), postgres.MaxConns(8))
+	pgURL := testutil.FreshSchema(t, base, "h_")
+	db, err := postgres.Open(ctx, pgURL, postgres.AutoMigrate(true), postgres.MaxConns(8))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	be := &backend{store: db, limiter: db.LimiterWithClock(clk.Now), pgURL: u.String()}
+	be := &backend{store: db, limiter: db.LimiterWithClock(clk.Now), pgURL: pgURL}
 	if rurl := os.Getenv("BULWARK_TEST_REDIS_URL"); rurl != "" {
-		prefix := randomHexName("bulwark-h-") + ":"
+		prefix := testutil.RandomName("bulwark-h-") + ":"
 		rc, err := redis.Connect(rurl, prefix, redis.WithClock(clk.Now))
 		if err != nil {
 			t.Fatal(err)
@@ -78,12 +66,6 @@ func openBackend(t testing.TB, clk *testutil.Clock) *backend {
 		be.limiter = rc.Limiter()
 	}
 	return be
-}
-
-func randomHexName(prefix string) string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return prefix + hex.EncodeToString(b)
 }
 
 // exec runs one statement on the backend's database ($1 placeholders work on
@@ -137,20 +119,6 @@ func (b *backend) pgContains(t testing.TB, s string) bool {
 		}
 	}
 	return false
-}
-
-func pgExec(t testing.TB, dbURL, query string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatalf("connect to PostgreSQL: %v", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, query); err != nil {
-		t.Fatalf("%s: %v", query, err)
-	}
 }
 
 func deleteRedisPrefix(t testing.TB, rurl, prefix string) {
