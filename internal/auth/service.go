@@ -219,6 +219,18 @@ func (s *Service) limit(ctx context.Context, cl Client, name, key string, l Limi
 	return nil
 }
 
+// cspReportLimit bounds how many CSP violation reports one client address
+// may have logged: the endpoint is unauthenticated by nature.
+var cspReportLimit = Limit{N: 60, Per: time.Minute}
+
+// ReportAllowed reports whether a CSP violation report from cl may be logged.
+// Past the limit, or if the limiter cannot decide, reports are dropped
+// silently: they are advisory and must not become a way to flood the log.
+func (s *Service) ReportAllowed(ctx context.Context, cl Client) bool {
+	ok, _, err := s.limiter.Allow(ctx, "csp_ip:"+cl.IPKey, cspReportLimit)
+	return err == nil && ok
+}
+
 // unavailable wraps a dependency failure as a 503 with a retry hint.
 func unavailable(err error) *Error {
 	return &Error{Code: CodeUnavailable, Message: "The service is temporarily unavailable. Try again shortly.", RetryAfter: 2 * time.Second, Err: err}

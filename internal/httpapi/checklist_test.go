@@ -1387,3 +1387,16 @@ func TestSignup_RepeatedSignupsDoNotFloodTheOwner(t *testing.T) {
 		t.Fatalf("%d already-registered mails, want 3 (the per-email mail limit)", n)
 	}
 }
+
+func TestCSPReports_LoggedAndBounded(t *testing.T) {
+	e := newEnv(t)
+	for i := 0; i < 70; i++ {
+		r := e.do(req{method: "POST", path: "/v1/csp-report", body: `{"csp-report":{"blocked-uri":"https://evil.example"}}`, ctype: "application/csp-report"})
+		expectStatus(t, r, 204)
+	}
+	if n := len(e.auditEvents("csp_report")); n != 60 {
+		t.Fatalf("%d csp_report events logged for 70 reports from one address, want 60", n)
+	}
+	r := e.do(req{method: "POST", path: "/v1/csp-report", body: `{}`, ctype: "text/plain"})
+	expectStatus(t, r, 415)
+}

@@ -65,9 +65,13 @@ func (s *Server) handleCSPReport() http.Handler {
 			s.writeError(w, r, errUnsupported())
 			return
 		}
-		body, err := io.ReadAll(io.LimitReader(r.Body, 16<<10))
+		body, err := io.ReadAll(io.LimitReader(r.Body, 4<<10))
 		if err != nil || !utf8.Valid(body) {
 			s.writeError(w, r, badRequest("The report could not be read.", nil))
+			return
+		}
+		if !s.svc.ReportAllowed(r.Context(), clientOf(r)) {
+			w.WriteHeader(http.StatusNoContent)
 			return
 		}
 		s.log.LogAttrs(r.Context(), slog.LevelWarn, "audit", slog.String("event", "csp_report"),
