@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) auth.Store) {
 		{"UserSessions", userSessionTests},
 		{"DenyList", denyListTests},
 		{"Access", accessTests},
+		{"Purge", purgeTests},
 		{"Lockout", lockoutTests},
 		{"Outbox", outboxTests},
 		{"Secret", secretTests},
