@@ -312,6 +312,16 @@ func TestProductionOverTLS(t *testing.T) {
 		"BULWARK_EMAIL_VERIFICATION": "off",
 	}, "serve")
 	srv.client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "localhost"}}
+	// HTTP/1.1 only, even when a client offers h2 (see serve.go).
+	srv.client.Transport.(*http.Transport).ForceAttemptHTTP2 = true
+	res, err := srv.client.Get(srv.url + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.ProtoMajor != 1 {
+		t.Fatalf("served %s, want HTTP/1.1", res.Proto)
+	}
 	r := srv.expect(srv.call("GET", "/healthz", nil), 200)
 	if r.header.Get("Strict-Transport-Security") != "max-age=63072000; includeSubDomains" {
 		t.Fatalf("HSTS %q", r.header.Get("Strict-Transport-Security"))

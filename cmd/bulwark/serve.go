@@ -173,6 +173,11 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 		MaxHeaderBytes:    maxHeaderBytes,
 		// net/http's own messages (TLS handshake errors…) become JSON too.
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// HTTP/1.1 only: Go 1.26.8's HTTP/2 server has known, reachable
+		// vulnerabilities (GO-2026-6603, -6611, -6612, -6617; fixed in
+		// go1.26.9), and an auth API gains little from multiplexing. Revisit
+		// when the toolchain moves on.
+		Protocols: http1Only(),
 	}
 
 	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
@@ -275,6 +280,12 @@ func newMailer(cfg *Config) (auth.Mailer, error) {
 		return mail.NewFileSender(cfg.MailURL.Path, cfg.MailFrom.String()), nil
 	}
 	return mail.NewSender(cfg.MailURL.String(), cfg.MailFrom.String())
+}
+
+func http1Only() *http.Protocols {
+	var p http.Protocols
+	p.SetHTTP1(true)
+	return &p
 }
 
 // purge deletes expired rows every few minutes.
