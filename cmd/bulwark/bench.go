@@ -22,7 +22,10 @@ package main
 //
 // Scenarios are entries of benchScenarios; each prepares its state (tokens,
 // families) before the clock starts and returns the one request its workers
-// repeat.
+// repeat. The flood scenario (not in the default set) is more: it starts a
+// server of its own with the default login limits and loopback as a trusted
+// proxy, and measures legitimate users idle and under a credential-stuffing
+// flood at 10× the hash-verify baseline (see runFlood).
 
 import (
 	"bufio"
@@ -49,6 +52,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/bulwarkauth/bulwark/internal/auth"
 	"github.com/bulwarkauth/bulwark/internal/loadgen"
 	"github.com/bulwarkauth/bulwark/internal/password"
 )
@@ -224,9 +228,19 @@ func (o *benchOptions) validate() error {
 		}
 		seen[s] = true
 	}
-	// Two baselines and every scenario each take up to --duration.
-	if need := time.Duration(len(o.scenarios)+2) * o.duration; need > o.maxTotal {
-		errs = append(errs, fmt.Errorf("%d runs of %s take %s, more than --max-total %s", len(o.scenarios)+2, o.duration, need, o.maxTotal))
+	// Two baselines and every scenario each take up to --duration, some
+	// scenarios more than one.
+	runs := 2
+	for _, name := range o.scenarios {
+		if s := scenarioByName(name); s != nil {
+			runs += max(s.runs, 1)
+			if s.run != nil && o.target != "" {
+				errs = append(errs, fmt.Errorf("--scenario %s: needs the in-process server (it configures trusted proxies and the default limits), not --target", name))
+			}
+		}
+	}
+	if need := time.Duration(runs) * o.duration; need > o.maxTotal {
+		errs = append(errs, fmt.Errorf("%d runs of %s take %s, more than --max-total %s", runs, o.duration, need, o.maxTotal))
 	}
 	return errors.Join(errs...)
 }
@@ -244,6 +258,12 @@ type benchScenario struct {
 	// prepare sets up the scenario's state before the clock starts and
 	// returns its request and, optionally, counters reported as notes.
 	prepare func(ctx context.Context, b *bencher, workers int) (loadgen.Do, func() map[string]int64, error)
+	// run, when set instead of prepare, runs a scenario that is more than
+	// one load (flood): it gets the baselines' throughputs by name and
+	// starts its own server, so the users seeded on the shared one are not
+	// needed. runs is how many --duration long runs it takes.
+	run  func(ctx context.Context, b *bencher, baselines map[string]float64) (benchRow, error)
+	runs int
 }
 
 func benchScenarios() []*benchScenario {
@@ -259,6 +279,7 @@ func benchScenarios() []*benchScenario {
 		{name: "signup", about: "POST /v1/signup of a new address", baseline: "hash", inDefault: true, concurrency: hashing, prepare: prepareSignup},
 		{name: "refresh-storm", about: "many clients refreshing one family at once", baseline: "bare", inDefault: true, concurrency: storm, prepare: prepareRefreshStorm},
 		{name: "mixed", about: "80% me-bearer, 10% refresh, 5% login, 5% me-cookie", baseline: "bare", inDefault: true, concurrency: conc, prepare: prepareMixed},
+		{name: "flood", about: "GET /v1/me by bearer under a login flood at 10× the hash rate", concurrency: func(benchOptions) int { return floodMeClients }, run: runFlood, runs: 2},
 	}
 }
 
@@ -315,7 +336,7 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 		rep.Target = base.String()
 		fmt.Fprintf(stderr, "bench: target %s; the hash baseline uses this machine's %s\n", base, hasherName(cfg))
 	} else {
-		srv, err := startBenchServer(ctx, getenv, flags, stderr)
+		srv, err := startBenchServer(ctx, getenv, flags, stderr, false)
 		if err != nil {
 			return err
 		}
@@ -325,10 +346,13 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	rep.Hasher = hasherName(cfg)
 
-	b := &bencher{opt: o, base: base, stderr: stderr, inProcess: o.target == "", runID: benchRandomHex(4), password: benchRandomHex(16)}
+	b := &bencher{opt: o, base: base, stderr: stderr, inProcess: o.target == "", runID: benchRandomHex(4), password: benchRandomHex(16),
+		getenv: getenv, flags: flags}
 	b.progressTTY = isTerminal(stderr)
-	if err := b.seed(ctx); err != nil {
-		return err
+	if slices.ContainsFunc(o.scenarios, func(name string) bool { return scenarioByName(name).run == nil }) {
+		if err := b.seed(ctx); err != nil {
+			return err
+		}
 	}
 
 	bare, err := b.runBare(ctx)
@@ -344,12 +368,17 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 
 	for _, name := range o.scenarios {
 		s := scenarioByName(name)
-		row, err := b.runScenario(ctx, s)
+		var row benchRow
+		if s.run != nil {
+			row, err = s.run(ctx, b, baselines)
+		} else {
+			row, err = b.runScenario(ctx, s)
+		}
 		if err != nil {
 			return fmt.Errorf("scenario %s: %w", name, err)
 		}
 		row.Baseline = s.baseline
-		if bt := baselines[s.baseline]; bt > 0 {
+		if bt := baselines[s.baseline]; bt > 0 && s.baseline != "" {
 			row.Ratio = row.Throughput / bt
 		}
 		rep.Scenarios = append(rep.Scenarios, row)
@@ -391,9 +420,24 @@ func benchForced(dataDir string) map[string]string {
 	}
 }
 
+// floodForced are the settings of the flood scenario's own server: those of
+// benchForced, except that the login limits are the defaults (unless a flag
+// sets them) and loopback is a trusted proxy, so that the bench can present
+// many client addresses in X-Forwarded-For. Signup stays raised: the users
+// are seeded from loopback.
+func floodForced(dataDir string) map[string]string {
+	f := benchForced(dataDir)
+	f["BULWARK_LOGIN_LIMIT_PER_IP"] = ""
+	f["BULWARK_LOGIN_LIMIT_PER_EMAIL"] = ""
+	f["BULWARK_TOKEN_LIMIT_PER_IP"] = ""
+	f["BULWARK_TRUSTED_PROXIES"] = "127.0.0.1/32,::1/128"
+	return f
+}
+
 // startBenchServer starts serve in-process on a loopback port with a fresh
-// data directory, and waits until /healthz answers.
-func startBenchServer(ctx context.Context, getenv func(string) string, flags map[string]string, stderr io.Writer) (*benchServer, error) {
+// data directory, and waits until /healthz answers. flood gives it the
+// settings of floodForced instead of benchForced.
+func startBenchServer(ctx context.Context, getenv func(string) string, flags map[string]string, stderr io.Writer, flood bool) (*benchServer, error) {
 	for _, f := range []string{"addr", "data-dir"} {
 		if _, ok := flags[f]; ok {
 			return nil, fmt.Errorf("--%s: bench chooses its own (a loopback port and a temporary directory)", f)
@@ -404,6 +448,9 @@ func startBenchServer(ctx context.Context, getenv func(string) string, flags map
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
 	forced := benchForced(dir)
+	if flood {
+		forced = floodForced(dir)
+	}
 	env := func(k string) string {
 		if v, ok := forced[k]; ok {
 			return v
@@ -422,8 +469,17 @@ func startBenchServer(ctx context.Context, getenv func(string) string, flags map
 	if cfg.LoginLimitPerIP.N == 1_000_000 {
 		adjusted = append(adjusted, "every rate limit raised to "+benchLimit)
 	}
-	fmt.Fprintf(stderr, "bench: in-process server in dev mode: %s database in %s, %s (the environment's database, mail, verification and limit settings are ignored; flags still apply)\n",
-		cfg.DatabaseDriver, dir, strings.Join(adjusted, ", "))
+	if flood {
+		var proxies []string
+		for _, p := range cfg.TrustedProxies {
+			proxies = append(proxies, p.String())
+		}
+		fmt.Fprintf(stderr, "bench: flood server in-process in dev mode: %s database in %s, trusted proxies %s, login limits %s per IP and %s per email, email verification off, signup limit raised for seeding\n",
+			cfg.DatabaseDriver, dir, strings.Join(proxies, ","), fmtLimit(cfg.LoginLimitPerIP), fmtLimit(cfg.LoginLimitPerEmail))
+	} else {
+		fmt.Fprintf(stderr, "bench: in-process server in dev mode: %s database in %s, %s (the environment's database, mail, verification and limit settings are ignored; flags still apply)\n",
+			cfg.DatabaseDriver, dir, strings.Join(adjusted, ", "))
+	}
 
 	sctx, stopServer := context.WithCancel(context.WithoutCancel(ctx))
 	w := &listenWatcher{addr: make(chan string, 1)}
@@ -521,6 +577,10 @@ type bencher struct {
 	password    string
 	users       []*benchUser
 	signups     atomic.Int64
+	// getenv and flags configure the servers of scenarios that start
+	// their own.
+	getenv func(string) string
+	flags  map[string]string
 }
 
 func (b *bencher) url(path string) string { return b.base.String() + path }
@@ -607,6 +667,12 @@ type answer struct {
 // exchange sends one request. It decodes the answer when asked to (out
 // non-nil) and always for a non-2xx answer, to read its problem code.
 func exchange(ctx context.Context, c *http.Client, method, u string, body []byte, bearer string, cookie *http.Cookie) (int, *answer, []*http.Cookie, error) {
+	return exchangeFrom(ctx, c, method, u, body, bearer, cookie, "")
+}
+
+// exchangeFrom is exchange presenting client address from in
+// X-Forwarded-For when it is not empty.
+func exchangeFrom(ctx context.Context, c *http.Client, method, u string, body []byte, bearer string, cookie *http.Cookie, from string) (int, *answer, []*http.Cookie, error) {
 	var r io.Reader
 	if body != nil {
 		r = bytes.NewReader(body)
@@ -623,6 +689,9 @@ func exchange(ctx context.Context, c *http.Client, method, u string, body []byte
 	}
 	if cookie != nil {
 		req.AddCookie(cookie)
+	}
+	if from != "" {
+		req.Header.Set("X-Forwarded-For", from)
 	}
 	res, err := c.Do(req)
 	if err != nil {
@@ -686,8 +755,14 @@ func (b *bencher) signup(ctx context.Context, c *http.Client, email string) erro
 }
 
 func (b *bencher) passwordGrant(ctx context.Context, c *http.Client, email string) (int, *answer, error) {
-	st, a, _, err := exchange(ctx, c, http.MethodPost, b.url("/v1/token"),
-		jsonBody(map[string]string{"grant_type": "password", "email": email, "password": b.password}), "", nil)
+	return b.passwordGrantFrom(ctx, c, email, b.password, "")
+}
+
+// passwordGrantFrom is a password grant of any password from client
+// address from (X-Forwarded-For; none when empty).
+func (b *bencher) passwordGrantFrom(ctx context.Context, c *http.Client, email, password, from string) (int, *answer, error) {
+	st, a, _, err := exchangeFrom(ctx, c, http.MethodPost, b.url("/v1/token"),
+		jsonBody(map[string]string{"grant_type": "password", "email": email, "password": password}), "", nil, from)
 	if err == nil && st == http.StatusOK && (a.AccessToken == "" || a.RefreshToken == "") {
 		err = errors.New("token answer without tokens")
 	}
@@ -767,6 +842,9 @@ type benchRow struct {
 	// CPU is this process's user+system CPU time during the run.
 	CPU   float64          `json:"cpu_s"`
 	Notes map[string]int64 `json:"notes,omitempty"`
+	// Flood is the flood scenario's report; its row is the legitimate
+	// /v1/me load under the flood.
+	Flood *floodReport `json:"flood,omitempty"`
 }
 
 type benchLatency struct {
@@ -783,35 +861,13 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // measure runs one plan with a progress line and the process's RSS and CPU
 // sampled around it.
 func (b *bencher) measure(ctx context.Context, name, about string, workers int, rate float64, do loadgen.Do) (benchRow, error) {
-	var peak atomic.Int64
-	sample := func() {
-		if rss, ok := loadgen.RSS(); ok && rss > peak.Load() {
-			peak.Store(rss)
-		}
-	}
-	sample()
+	stopSampling := startRSSSampler()
 	user0, sys0, _ := loadgen.CPUTime()
-	stopSampling := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		t := time.NewTicker(200 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-stopSampling:
-				return
-			case <-t.C:
-				sample()
-			}
-		}
-	})
 	res, err := loadgen.Run(ctx, loadgen.Plan{
 		Concurrency: workers, Rate: rate, Duration: b.opt.duration, Requests: b.opt.requests,
 		Progress: func(p loadgen.Progress) { b.progress(name, p) },
 	}, do)
-	close(stopSampling)
-	wg.Wait()
-	sample()
+	peak := stopSampling()
 	if err != nil {
 		b.progressDone("")
 		return benchRow{}, err
@@ -830,10 +886,42 @@ func (b *bencher) measure(ctx context.Context, name, about string, workers int, 
 		CPU: (user1 + sys1 - user0 - sys0).Seconds(),
 	}
 	if b.inProcess {
-		rss := peak.Load()
-		row.RSSBytes = &rss
+		row.RSSBytes = &peak
 	}
 	return row, ctx.Err()
+}
+
+// startRSSSampler samples the process's resident set size every 200 ms
+// until the returned function is called; that returns the peak seen (0
+// where RSS is unknown).
+func startRSSSampler() (stop func() int64) {
+	var peak atomic.Int64
+	sample := func() {
+		if rss, ok := loadgen.RSS(); ok && rss > peak.Load() {
+			peak.Store(rss)
+		}
+	}
+	sample()
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				sample()
+			}
+		}
+	})
+	return func() int64 {
+		close(done)
+		wg.Wait()
+		sample()
+		return peak.Load()
+	}
 }
 
 // progress writes the progress line: rewritten in place on a terminal, one
@@ -1255,10 +1343,12 @@ func (r *benchReport) writeTable(w io.Writer) error {
 	fmt.Fprintf(w, "machine: %s/%s, %d CPUs (GOMAXPROCS %d), %s, %s\n", r.Machine.OS, r.Machine.Arch, r.Machine.CPUs, r.Machine.GOMAXPROCS, model, r.Machine.Go)
 	fmt.Fprintf(w, "rss and cpu: this process (server, load generator and baselines when in-process)\n\n")
 	table := [][]string{{"scenario", "conc", "req/s", "ratio", "p50", "p95", "p99", "max", "rss", "cpu", "errors"}}
-	for _, row := range slices.Concat(r.Baselines, r.Scenarios) {
+	for i, row := range slices.Concat(r.Baselines, r.Scenarios) {
 		ratio := "baseline"
 		if row.Baseline != "" {
 			ratio = fmt.Sprintf("%.2f× %s", row.Ratio, row.Baseline)
+		} else if i >= len(r.Baselines) {
+			ratio = "-"
 		}
 		rss := "n/a"
 		if row.RSSBytes != nil {
@@ -1280,6 +1370,9 @@ func (r *benchReport) writeTable(w io.Writer) error {
 				parts = append(parts, fmt.Sprintf("%s=%d", k, row.Notes[k]))
 			}
 			fmt.Fprintf(w, "%s: %s\n", row.Name, strings.Join(parts, " "))
+		}
+		if row.Flood != nil {
+			row.Flood.writeLines(w)
 		}
 	}
 	return nil
@@ -1358,4 +1451,386 @@ func isTerminal(w io.Writer) bool {
 	}
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// The flood scenario: credential stuffing against a server of its own, with
+// the default login limits and loopback as a trusted proxy. Attackers try
+// thousands of distinct emails (unknown ones, and seeded accounts with a
+// wrong password) from thousands of client addresses, open-loop at
+// floodFactor times the hash-verify baseline, while legitimate users keep
+// calling /v1/me by bearer (closed loop) and signing in with the right
+// password (a slow open loop), each from an address of their own. It runs
+// twice: idle (legitimate load only), then under the flood.
+const (
+	floodFactor     = 10  // the attack rate, in hash-verify baselines
+	floodLegitUsers = 16  // legitimate users, each with its own address
+	floodMeClients  = 4   // closed-loop /v1/me callers among them
+	floodLoginRate  = 1.0 // legitimate logins a second over the 16 users: 3.75 a minute each, under the default 5 per email
+	floodLoginSlots = 8   // most legitimate logins in flight
+	// A quarter of the attempts comes from a few hot addresses, which the
+	// per-IP limit catches; the rest is spread over floodSpreadIPs, one
+	// in eight an IPv6 address in a /64 of its own, few enough attempts
+	// each that only the hashing pool stands in the way.
+	floodHotIPs        = 16
+	floodSpreadIPs     = 4096
+	floodUnknownEmails = 4000 // half the attempts; the other half aims at the --users seeded victims
+	floodAttackSlots   = 1024 // most attempts in flight
+)
+
+// floodReport is what the flood scenario measured.
+type floodReport struct {
+	HashRate     float64 `json:"hash_rate_per_s"`   // the hash-verify baseline
+	AttackRate   float64 `json:"attack_rate_per_s"` // offered, open loop
+	AttackIPs    int     `json:"attack_ips"`        // distinct client addresses (IPv6 ones in distinct /64s)
+	AttackIPv6   int     `json:"attack_ipv6_nets"`
+	AttackEmails int     `json:"attack_emails"` // distinct emails tried
+	Victims      int     `json:"seeded_victims"`
+	LegitUsers   int     `json:"legit_users"`
+	MeClients    int     `json:"legit_me_clients"`
+	LoginRate    float64 `json:"legit_login_rate_per_s"`
+	Limits       string  `json:"login_limits"`
+
+	Idle  floodPhase `json:"idle"`
+	Flood floodPhase `json:"flood"`
+
+	// MeP50Ratio and MeP99Ratio are legitimate /v1/me latency under the
+	// flood over idle (target: p99 within 2×).
+	MeP50Ratio float64 `json:"me_p50_ratio"`
+	MeP99Ratio float64 `json:"me_p99_ratio"`
+	// LoginSuccess is the share of legitimate logins answered 200 under the
+	// flood.
+	LoginSuccess float64 `json:"legit_login_success"`
+	// Refused counts the attempts answered 429 or 503, RefusedLatency their
+	// latency (target: p99 < 5 ms), measured from their scheduled time.
+	Refused        int64        `json:"refused"`
+	RefusedLatency benchLatency `json:"refused_latency_ms"`
+	// PeakRSSBytes is the process's peak RSS during the flood phase; nil
+	// where unknown.
+	PeakRSSBytes *int64 `json:"peak_rss_bytes"`
+}
+
+// floodPhase is one phase's loads.
+type floodPhase struct {
+	Me     floodLoad  `json:"me"`
+	Login  floodLoad  `json:"login"`
+	Attack *floodLoad `json:"attack,omitempty"`
+	// PeakRSSBytes and CPU are the whole process's during the phase.
+	PeakRSSBytes *int64  `json:"peak_rss_bytes"`
+	CPU          float64 `json:"cpu_s"`
+}
+
+// floodLoad digests one load of a phase.
+type floodLoad struct {
+	Requests   int64            `json:"requests"`
+	OK         int64            `json:"ok"`
+	Missed     int64            `json:"missed,omitempty"`
+	Elapsed    float64          `json:"elapsed_s"`
+	Throughput float64          `json:"throughput_per_s"` // 2xx a second
+	Latency    benchLatency     `json:"latency_ms"`
+	Errors     map[string]int64 `json:"errors"`
+	// Statuses counts the answers by HTTP status ("0": no answer), and
+	// StatusLatency gives their latency.
+	Statuses      map[string]int64        `json:"statuses"`
+	StatusLatency map[string]benchLatency `json:"status_latency_ms"`
+
+	res *loadgen.Result
+}
+
+func digest(res *loadgen.Result) floodLoad {
+	l := floodLoad{
+		Requests: res.Requests, OK: res.OK, Missed: res.Missed, Elapsed: res.Elapsed.Seconds(),
+		Throughput: res.Throughput(), Latency: latencyOf(res.Latency), Errors: res.Errors,
+		Statuses: map[string]int64{}, StatusLatency: map[string]benchLatency{}, res: res,
+	}
+	for st, h := range res.ByStatus {
+		k := strconv.Itoa(st)
+		l.Statuses[k] = int64(h.Count())
+		l.StatusLatency[k] = latencyOf(h.Summary())
+	}
+	return l
+}
+
+func latencyOf(s loadgen.Summary) benchLatency {
+	return benchLatency{P50: ms(s.P50), P95: ms(s.P95), P99: ms(s.P99), P999: ms(s.P999), Max: ms(s.Max), Mean: ms(s.Mean)}
+}
+
+// floodUser is a legitimate user of the flood scenario.
+type floodUser struct {
+	email, ip, access string
+}
+
+// floodAttackAddr is the client address of attempt i.
+func floodAttackAddr(i int64) string {
+	if (i>>1)&3 == 0 {
+		return fmt.Sprintf("10.255.0.%d", 1+(i>>3)%floodHotIPs)
+	}
+	k := i % floodSpreadIPs
+	if k%8 == 7 {
+		return fmt.Sprintf("fd00:b1:%x:%x::1", k>>16, k&0xffff) // a /64 each
+	}
+	return fmt.Sprintf("10.%d.%d.%d", k>>16, (k>>8)&0xff, k&0xff)
+}
+
+func fmtLimit(l auth.Limit) string { return fmt.Sprintf("%d/%s", l.N, l.Per) }
+
+// runFlood is the flood scenario.
+func runFlood(ctx context.Context, b *bencher, baselines map[string]float64) (benchRow, error) {
+	hashRate := baselines["hash"]
+	if hashRate <= 0 {
+		return benchRow{}, errors.New("the hash-verify baseline measured nothing: no attack rate to derive")
+	}
+	attackRate := min(floodFactor*hashRate, loadgen.MaxRate)
+	srv, err := startBenchServer(ctx, b.getenv, b.flags, b.stderr, true)
+	if err != nil {
+		return benchRow{}, err
+	}
+	defer srv.stop()
+	fb := &bencher{opt: b.opt, base: srv.url, stderr: b.stderr, progressTTY: b.progressTTY, inProcess: true,
+		runID: b.runID, password: b.password}
+
+	// Seed: the victims and the legitimate users sign up from loopback
+	// (the signup limit is raised); the legitimate users then sign in from
+	// their own addresses.
+	start := time.Now()
+	legit := make([]*floodUser, floodLegitUsers)
+	for i := range legit {
+		legit[i] = &floodUser{email: fb.email("legit", int64(i)), ip: fmt.Sprintf("172.16.%d.%d", i>>8, 1+i&0xff)}
+	}
+	victims := make([]string, b.opt.users)
+	for i := range victims {
+		victims[i] = fb.email("victim", int64(i))
+	}
+	c := loadgen.NewClient(b.opt.hashConcurrency, false)
+	defer c.CloseIdleConnections()
+	err = parallel(ctx, b.opt.hashConcurrency, len(legit)+len(victims), func(i int) error {
+		email := ""
+		if i < len(legit) {
+			email = legit[i].email
+		} else {
+			email = victims[i-len(legit)]
+		}
+		if err := fb.retryBusy(ctx, func() error { return fb.signup(ctx, c, email) }); err != nil {
+			return err
+		}
+		if i >= len(legit) {
+			return nil
+		}
+		u := legit[i]
+		return fb.retryBusy(ctx, func() error {
+			st, a, err := fb.passwordGrantFrom(ctx, c, u.email, fb.password, u.ip)
+			if err != nil || st != http.StatusOK {
+				return statusErr("token login "+u.email, st, a, err)
+			}
+			u.access = a.AccessToken
+			return nil
+		})
+	})
+	if err != nil {
+		return benchRow{}, fmt.Errorf("seed the flood server: %w", err)
+	}
+	fmt.Fprintf(b.stderr, "bench: flood: seeded %d legitimate users and %d victims in %s; attack at %.0f/s (%d× hash-verify %.1f/s)\n",
+		len(legit), len(victims), time.Since(start).Round(time.Millisecond), attackRate, floodFactor, hashRate)
+
+	rep := &floodReport{
+		HashRate: hashRate, AttackRate: attackRate,
+		AttackIPs: floodHotIPs + floodSpreadIPs, AttackIPv6: floodSpreadIPs / 8,
+		AttackEmails: floodUnknownEmails + len(victims), Victims: len(victims),
+		LegitUsers: len(legit), MeClients: floodMeClients, LoginRate: floodLoginRate,
+		Limits: fmt.Sprintf("%s per IP, %s per email", fmtLimit(srv.cfg.LoginLimitPerIP), fmtLimit(srv.cfg.LoginLimitPerEmail)),
+	}
+	if rep.Idle, err = fb.floodPhase(ctx, "flood-idle", legit, victims, 0); err != nil {
+		return benchRow{}, err
+	}
+	if rep.Flood, err = fb.floodPhase(ctx, "flood", legit, victims, attackRate); err != nil {
+		return benchRow{}, err
+	}
+
+	idle, fl := rep.Idle.Me, rep.Flood.Me
+	if idle.Latency.P50 > 0 {
+		rep.MeP50Ratio = fl.Latency.P50 / idle.Latency.P50
+	}
+	if idle.Latency.P99 > 0 {
+		rep.MeP99Ratio = fl.Latency.P99 / idle.Latency.P99
+	}
+	if n := rep.Flood.Login.Requests; n > 0 {
+		rep.LoginSuccess = float64(rep.Flood.Login.OK) / float64(n)
+	}
+	refused := loadgen.NewHistogram()
+	for _, st := range []int{http.StatusTooManyRequests, http.StatusServiceUnavailable} {
+		if h := rep.Flood.Attack.res.ByStatus[st]; h != nil {
+			refused.Merge(h)
+		}
+	}
+	rep.Refused = int64(refused.Count())
+	rep.RefusedLatency = latencyOf(refused.Summary())
+	rep.PeakRSSBytes = rep.Flood.PeakRSSBytes
+
+	return benchRow{
+		Name: "flood", About: "GET /v1/me by bearer under a login flood at 10× the hash rate",
+		Mode: fl.res.Mode, Concurrency: floodMeClients, Requests: fl.Requests, OK: fl.OK,
+		Elapsed: fl.Elapsed, Throughput: fl.Throughput, Latency: fl.Latency,
+		Errors: fl.Errors, ErrorSamples: fl.res.ErrorSamples,
+		RSSBytes: rep.Flood.PeakRSSBytes, CPU: rep.Flood.CPU, Flood: rep,
+	}, nil
+}
+
+// floodPhase runs the legitimate loads for --duration and, when
+// attackRate is positive, the attack beside them.
+func (b *bencher) floodPhase(ctx context.Context, name string, legit []*floodUser, victims []string, attackRate float64) (floodPhase, error) {
+	me := b.url("/v1/me")
+	meClient := loadgen.NewClient(floodMeClients, false)
+	defer meClient.CloseIdleConnections()
+	doMe := func(ctx context.Context, w int) loadgen.Outcome {
+		u := legit[w%len(legit)]
+		st, a, _, err := exchangeFrom(ctx, meClient, http.MethodGet, me, nil, u.access, nil, u.ip)
+		return outcome(st, a, err)
+	}
+	loginClient := loadgen.NewClient(floodLoginSlots, false)
+	defer loginClient.CloseIdleConnections()
+	var logins atomic.Int64
+	doLogin := func(ctx context.Context, _ int) loadgen.Outcome {
+		u := legit[int(logins.Add(1)-1)%len(legit)]
+		return outcome(b.passwordGrantFrom(ctx, loginClient, u.email, b.password, u.ip))
+	}
+	attackClient := loadgen.NewClient(floodAttackSlots, false)
+	defer attackClient.CloseIdleConnections()
+	var attempts atomic.Int64
+	wrong := "wrong-" + b.password
+	doAttack := func(ctx context.Context, _ int) loadgen.Outcome {
+		i := attempts.Add(1) - 1
+		var email string
+		if i%2 == 0 && len(victims) > 0 {
+			email = victims[(i/2)%int64(len(victims))]
+		} else {
+			email = b.email("nobody", (i/2)%floodUnknownEmails)
+		}
+		st, a, err := b.passwordGrantFrom(ctx, attackClient, email, wrong, floodAttackAddr(i))
+		o := outcome(st, a, err)
+		if st >= 200 && st < 300 {
+			o.Err = fmt.Errorf("an attacker was answered %d", st)
+		}
+		return o
+	}
+
+	stopSampling := startRSSSampler()
+	user0, sys0, _ := loadgen.CPUTime()
+	progress := func(p loadgen.Progress) { b.progress(name, p) }
+	plan := func(conc int, rate float64, progress func(loadgen.Progress)) loadgen.Plan {
+		return loadgen.Plan{Concurrency: conc, Rate: rate, Duration: b.opt.duration, Progress: progress}
+	}
+	var meRes, loginRes, attackRes *loadgen.Result
+	var meErr, loginErr, attackErr error
+	var wg sync.WaitGroup
+	if attackRate > 0 {
+		attackPlan := plan(floodAttackSlots, attackRate, progress)
+		wg.Go(func() { attackRes, attackErr = loadgen.Run(ctx, attackPlan, doAttack) })
+		progress = nil
+	}
+	wg.Go(func() { loginRes, loginErr = loadgen.Run(ctx, plan(floodLoginSlots, floodLoginRate, nil), doLogin) })
+	meRes, meErr = loadgen.Run(ctx, plan(floodMeClients, 0, progress), doMe)
+	wg.Wait()
+	peak := stopSampling()
+	user1, sys1, _ := loadgen.CPUTime()
+	if err := errors.Join(meErr, loginErr, attackErr); err != nil {
+		b.progressDone("")
+		return floodPhase{}, err
+	}
+	ph := floodPhase{Me: digest(meRes), Login: digest(loginRes), CPU: (user1 + sys1 - user0 - sys0).Seconds()}
+	if peak > 0 {
+		ph.PeakRSSBytes = &peak
+	}
+	summary := fmt.Sprintf("bench: %-13s done in %.1fs: /v1/me %d (%d errors), logins %d/%d ok", name,
+		meRes.Elapsed.Seconds(), meRes.Requests, meRes.ErrorCount(), loginRes.OK, loginRes.Requests)
+	if attackRes != nil {
+		a := digest(attackRes)
+		ph.Attack = &a
+		summary += fmt.Sprintf(", attempts %d answered, %d missed", attackRes.Requests, attackRes.Missed)
+	}
+	b.progressDone(summary)
+	return ph, ctx.Err()
+}
+
+// parallel calls f(i) for every i in [0, n) from workers goroutines, and
+// returns the first error; it stops handing out work after one.
+func parallel(ctx context.Context, workers, n int, f func(i int) error) error {
+	var next atomic.Int64
+	var mu sync.Mutex
+	var first error
+	var wg sync.WaitGroup
+	for range max(workers, 1) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < n && ctx.Err() == nil; i = int(next.Add(1) - 1) {
+				if err := f(i); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+					next.Store(int64(n))
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	return ctx.Err()
+}
+
+// writeLines prints the flood report under the table.
+func (r *floodReport) writeLines(w io.Writer) {
+	idle, fl := r.Idle, r.Flood
+	fmt.Fprintf(w, "flood: attack %.0f/s offered (%d× hash-verify %.1f/s), open loop, from %d addresses (%d hot, %d IPv6 /64s) over %d emails (%d seeded, wrong password); login limits %s\n",
+		r.AttackRate, floodFactor, r.HashRate, r.AttackIPs, floodHotIPs, r.AttackIPv6, r.AttackEmails, r.Victims, r.Limits)
+	target := "within"
+	if r.MeP99Ratio > 2 {
+		target = "NOT within"
+	}
+	fmt.Fprintf(w, "flood: legit /v1/me (%d clients, bearer): idle p50 %s p99 %s %.0f/s; flood p50 %s p99 %s %.0f/s; flood/idle p50 %.2f× p99 %.2f× (%s 2×); errors idle %s flood %s\n",
+		r.MeClients, fmtMS(idle.Me.Latency.P50), fmtMS(idle.Me.Latency.P99), idle.Me.Throughput,
+		fmtMS(fl.Me.Latency.P50), fmtMS(fl.Me.Latency.P99), fl.Me.Throughput, r.MeP50Ratio, r.MeP99Ratio, target,
+		fmtStatuses(idle.Me.Errors), fmtStatuses(fl.Me.Errors))
+	fmt.Fprintf(w, "flood: legit login (%.0f/s, own addresses): idle %d/%d ok p50 %s p99 %s; flood %d/%d ok (%.0f%%) p50 %s p99 %s, errors %s\n",
+		r.LoginRate, idle.Login.OK, idle.Login.Requests, fmtMS(idle.Login.Latency.P50), fmtMS(idle.Login.Latency.P99),
+		fl.Login.OK, fl.Login.Requests, 100*r.LoginSuccess, fmtMS(fl.Login.Latency.P50), fmtMS(fl.Login.Latency.P99), fmtStatuses(fl.Login.Errors))
+	if a := fl.Attack; a != nil {
+		var parts []string
+		for _, st := range slices.Sorted(maps.Keys(a.Statuses)) {
+			part := fmt.Sprintf("%s:%d", st, a.Statuses[st])
+			if l, ok := a.StatusLatency[st]; ok {
+				part += fmt.Sprintf(" (p50 %s p99 %s)", fmtMS(l.P50), fmtMS(l.P99))
+			}
+			parts = append(parts, part)
+		}
+		missed := ""
+		if a.Missed > 0 {
+			missed = fmt.Sprintf(", %d due but never sent", a.Missed)
+		}
+		fmt.Fprintf(w, "flood: attack answers by status: %s%s\n", strings.Join(parts, ", "), missed)
+		target = "under"
+		if r.RefusedLatency.P99 >= 5 {
+			target = "NOT under"
+		}
+		fmt.Fprintf(w, "flood: refused (429+503) %d: p50 %s p99 %s max %s (%s 5 ms p99)\n",
+			r.Refused, fmtMS(r.RefusedLatency.P50), fmtMS(r.RefusedLatency.P99), fmtMS(r.RefusedLatency.Max), target)
+	}
+	rss := "n/a"
+	if r.PeakRSSBytes != nil {
+		rss = fmt.Sprintf("%d MiB", *r.PeakRSSBytes>>20)
+	}
+	fmt.Fprintf(w, "flood: peak RSS during the flood %s (this process: both servers and the load generator), cpu %.1fs (idle phase %.1fs)\n", rss, fl.CPU, idle.CPU)
+}
+
+// fmtStatuses prints error counts as "key:n …", or "-" when none.
+func fmtStatuses(m map[string]int64) string {
+	if len(m) == 0 {
+		return "-"
+	}
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%s:%d", strings.ReplaceAll(k, " ", "/"), m[k]))
+	}
+	return strings.Join(parts, " ")
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"regexp"
@@ -194,6 +195,8 @@ func TestParseBenchArgs(t *testing.T) {
 		{[]string{"--json=maybe"}, "--json"},
 		{[]string{"--duration"}, "needs a value"},
 		{[]string{"stray"}, "unexpected argument"},
+		{[]string{"--scenario", "flood", "--target", "http://127.0.0.1:1"}, "in-process"},
+		{[]string{"--scenario", "flood", "--duration", "5s", "--max-total", "19s"}, "4 runs"},
 	}
 	for _, tt := range bad {
 		if _, _, err := parseBenchArgs(tt.args); err == nil || !strings.Contains(err.Error(), tt.want) {
@@ -220,4 +223,85 @@ func TestListenWatcher(t *testing.T) {
 	default:
 		t.Error("no address found")
 	}
+}
+
+// TestBenchFlood runs the flood scenario briefly: its own server with the
+// default login limits, an idle phase and a flood phase.
+func TestBenchFlood(t *testing.T) {
+	start := time.Now()
+	stdout, stderr, err := runBench(t, nil, "--json", "--scenario", "flood", "--duration", "1s", "--users", "4")
+	if err != nil {
+		t.Fatalf("bench: %v\nstderr:\n%s", err, stderr)
+	}
+	t.Logf("took %s", time.Since(start))
+	var rep benchReport
+	dec := json.NewDecoder(strings.NewReader(stdout))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&rep); err != nil {
+		t.Fatalf("--json output does not parse: %v\n%s", err, stdout)
+	}
+	if len(rep.Scenarios) != 1 || rep.Scenarios[0].Flood == nil {
+		t.Fatalf("scenarios %+v, want one flood row with its report", rep.Scenarios)
+	}
+	row, f := rep.Scenarios[0], rep.Scenarios[0].Flood
+	if row.Name != "flood" || row.Throughput <= 0 || row.RSSBytes == nil || *row.RSSBytes <= 0 {
+		t.Errorf("flood row %+v", row)
+	}
+	if f.Limits != "20/1m0s per IP, 5/1m0s per email" || f.Victims != 4 || f.AttackEmails < 4000 || f.AttackIPs < 4000 {
+		t.Errorf("flood set-up: limits %q victims %d emails %d addresses %d", f.Limits, f.Victims, f.AttackEmails, f.AttackIPs)
+	}
+	if want := 10 * rep.Baselines[1].Throughput; f.AttackRate < want*0.99 || f.AttackRate > want*1.01 {
+		t.Errorf("attack rate %v, want 10× hash-verify %v", f.AttackRate, rep.Baselines[1].Throughput)
+	}
+	// Legitimate /v1/me never failed, in either phase, and has figures.
+	for name, ph := range map[string]floodPhase{"idle": f.Idle, "flood": f.Flood} {
+		if ph.Me.OK == 0 || ph.Me.OK != ph.Me.Requests || len(ph.Me.Errors) != 0 {
+			t.Errorf("%s: legitimate /v1/me %d ok of %d, errors %v", name, ph.Me.OK, ph.Me.Requests, ph.Me.Errors)
+		}
+		if ph.Me.Latency.P50 <= 0 || ph.Me.Latency.P99 < ph.Me.Latency.P50 || ph.PeakRSSBytes == nil {
+			t.Errorf("%s: /v1/me latency %+v, rss %v", name, ph.Me.Latency, ph.PeakRSSBytes)
+		}
+		if ph.Login.Requests == 0 {
+			t.Errorf("%s: no legitimate login", name)
+		}
+	}
+	if f.Idle.Attack != nil {
+		t.Errorf("idle phase has an attack: %+v", f.Idle.Attack)
+	}
+	if f.MeP50Ratio <= 0 || f.MeP99Ratio <= 0 || f.PeakRSSBytes == nil || *f.PeakRSSBytes <= 0 {
+		t.Errorf("ratios p50 %v p99 %v, peak rss %v", f.MeP50Ratio, f.MeP99Ratio, f.PeakRSSBytes)
+	}
+	// Attackers are refused (429 or 503) or told no (401), never let in.
+	a := f.Flood.Attack
+	if a == nil || a.Requests == 0 {
+		t.Fatalf("no attack figures: %+v", a)
+	}
+	if a.OK != 0 {
+		t.Errorf("%d attempts answered 2xx", a.OK)
+	}
+	for st := range a.Statuses {
+		if st != "401" && st != "429" && st != "503" {
+			t.Errorf("attack answered %s %d times; errors %v", st, a.Statuses[st], a.Errors)
+		}
+	}
+	if a.Statuses["429"]+a.Statuses["503"] == 0 || f.Refused != a.Statuses["429"]+a.Statuses["503"] || f.RefusedLatency.P99 <= 0 {
+		t.Errorf("attack statuses %v, refused %d, latency %+v: want 429s or 503s", a.Statuses, f.Refused, f.RefusedLatency)
+	}
+	if !strings.Contains(stderr, "flood server") || !strings.Contains(stderr, "trusted proxies 127.0.0.1/32,::1/128") || strings.Contains(stderr, "seeded 100 users") {
+		t.Errorf("stderr:\n%s", stderr)
+	}
+	// The table prints the same figures under it.
+	var table bytes.Buffer
+	if err := rep.writeTable(&table); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"flood: legit /v1/me (4 clients, bearer): idle p50", "flood: attack answers by status:", "flood: refused (429+503)", "flood: peak RSS during the flood"} {
+		if !strings.Contains(table.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, table.String())
+		}
+	}
+	if r := tableRows(t, table.String())["flood"]; len(r) < 11 || r[3] != "-" {
+		t.Errorf("flood table row %q", r)
+	}
+	t.Logf("\n%s", table.String())
 }

@@ -123,6 +123,10 @@ type Result struct {
 	Latency Summary `json:"latency"`
 	// Histogram is the full latency record.
 	Histogram *Histogram `json:"-"`
+	// ByStatus is the latency record of each HTTP status answered, 0 for
+	// requests that got no answer; its Count is how many. A caller's own
+	// refusal of a 2xx answer is recorded under that 2xx status.
+	ByStatus map[int]*Histogram `json:"-"`
 }
 
 // Throughput returns successful requests per second.
@@ -185,9 +189,14 @@ func (p *Plan) validate() error {
 	return errors.Join(errs...)
 }
 
+// maxStatus bounds the statuses recorded apart: HTTP statuses are three
+// digits; anything else is recorded as 0.
+const maxStatus = 1000
+
 // recorder collects outcomes from many goroutines.
 type recorder struct {
 	hist     *Histogram
+	byStatus [maxStatus]atomic.Pointer[Histogram] // created on first use
 	requests atomic.Int64
 	ok       atomic.Int64
 	failed   atomic.Int64
@@ -201,8 +210,24 @@ func newRecorder() *recorder {
 	return &recorder{hist: NewHistogram(), errs: map[string]int64{}, samples: map[string]string{}}
 }
 
+// statusHist returns the histogram of status st, creating it once.
+func (r *recorder) statusHist(st int) *Histogram {
+	if st < 0 || st >= maxStatus {
+		st = 0
+	}
+	if h := r.byStatus[st].Load(); h != nil {
+		return h
+	}
+	h := NewHistogram()
+	if r.byStatus[st].CompareAndSwap(nil, h) {
+		return h
+	}
+	return r.byStatus[st].Load()
+}
+
 func (r *recorder) record(o Outcome, lat time.Duration, ctxErr error) {
 	r.hist.Record(lat)
+	r.statusHist(o.Status).Record(lat)
 	r.requests.Add(1)
 	if o.Err == nil && o.Status >= 200 && o.Status < 300 {
 		r.ok.Add(1)
@@ -235,13 +260,19 @@ func (r *recorder) result(p Plan, elapsed time.Duration) *Result {
 	if p.Rate > 0 {
 		mode = "open"
 	}
+	byStatus := map[int]*Histogram{}
+	for st := range r.byStatus {
+		if h := r.byStatus[st].Load(); h != nil {
+			byStatus[st] = h
+		}
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return &Result{
 		Mode: mode, Concurrency: p.Concurrency, Rate: p.Rate, Elapsed: elapsed,
 		Requests: r.requests.Load(), OK: r.ok.Load(),
 		Errors: maps.Clone(r.errs), ErrorSamples: maps.Clone(r.samples),
-		Latency: r.hist.Summary(), Histogram: r.hist,
+		Latency: r.hist.Summary(), Histogram: r.hist, ByStatus: byStatus,
 	}
 }
 

@@ -164,6 +164,32 @@ func TestErrorsByStatus(t *testing.T) {
 	}
 }
 
+func TestLatencyByStatus(t *testing.T) {
+	rec := newRecorder()
+	for range 3 {
+		rec.record(Outcome{Status: http.StatusOK}, time.Millisecond, nil)
+	}
+	rec.record(Outcome{Status: http.StatusTooManyRequests}, 2*time.Millisecond, nil)
+	rec.record(Outcome{Status: http.StatusServiceUnavailable}, 3*time.Millisecond, nil)
+	rec.record(Outcome{Status: http.StatusServiceUnavailable}, 5*time.Millisecond, nil)
+	rec.record(Outcome{Err: errors.New("connection refused")}, 7*time.Millisecond, nil)
+	rec.record(Outcome{Status: 12345}, 9*time.Millisecond, nil) // out of range: as no answer
+	res := rec.result(Plan{Concurrency: 1}, time.Second)
+	want := map[int]struct {
+		n   uint64
+		max time.Duration
+	}{200: {3, time.Millisecond}, 429: {1, 2 * time.Millisecond}, 503: {2, 5 * time.Millisecond}, 0: {2, 9 * time.Millisecond}}
+	if len(res.ByStatus) != len(want) {
+		t.Errorf("statuses %v, want %v", res.ByStatus, want)
+	}
+	for st, w := range want {
+		h := res.ByStatus[st]
+		if h == nil || h.Count() != w.n || h.Max() != w.max {
+			t.Errorf("status %d: %+v, want count %d max %v", st, h, w.n, w.max)
+		}
+	}
+}
+
 func TestOutcomeKeys(t *testing.T) {
 	rec := newRecorder()
 	rec.record(Outcome{Err: context.DeadlineExceeded}, time.Millisecond, nil)
