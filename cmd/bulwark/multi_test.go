@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
@@ -265,4 +267,32 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// TestMigrateOnPostgresFromSeveralInstances: `bulwark migrate` run by
+// several instances at once applies each migration once, and a server with
+// auto-migrate off then starts on the migrated database.
+func TestMigrateOnPostgresFromSeveralInstances(t *testing.T) {
+	env := deployment(t, false, map[string]string{"BULWARK_AUTO_MIGRATE": "false"})
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"bulwark", "serve", "--dev"}, envFunc(env), &out, &out); err == nil || !strings.Contains(err.Error(), "pending migrations") {
+		t.Fatalf("serve on an unmigrated PostgreSQL schema: %v", err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Go(func() {
+			var buf bytes.Buffer
+			errs[i] = run(context.Background(), []string{"bulwark", "migrate", "--dev"}, envFunc(env), &buf, &buf)
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("migrate %d: %v", i, err)
+		}
+	}
+	in := start(t, env, "serve", "--dev")
+	in.expect(in.call("GET", "/readyz", nil), 200)
+	signupOn(t, in, "migrated@example.com")
 }
