@@ -174,7 +174,19 @@ func TestKillDuringTrafficLosesNothing(t *testing.T) {
 			mu.Unlock()
 		}
 	})
-	time.Sleep(700 * time.Millisecond)
+	// Kill mid-stream, once every kind of write has been acknowledged at
+	// least once (a loaded CI machine may need longer than a quiet one).
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		mu.Lock()
+		ready := len(revoked) > 0 && failures > 0
+		mu.Unlock()
+		if ready || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
