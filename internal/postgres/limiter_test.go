@@ -7,8 +7,15 @@ import (
 	"time"
 
 	"github.com/bulwarkauth/bulwark/internal/auth"
+	"github.com/bulwarkauth/bulwark/internal/limitertest"
 	"github.com/bulwarkauth/bulwark/internal/postgres"
 )
+
+func TestLimiterConformance(t *testing.T) {
+	limitertest.Run(t, func(t *testing.T, now func() time.Time) auth.Limiter {
+		return openFresh(t).LimiterWithClock(now)
+	})
+}
 
 // TestLimiterSharedAcrossPools: two stores on one database (two instances)
 // share one budget, exactly, under concurrency.

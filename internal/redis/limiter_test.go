@@ -14,21 +14,9 @@ import (
 	"time"
 
 	"github.com/bulwarkauth/bulwark/internal/auth"
+	"github.com/bulwarkauth/bulwark/internal/limitertest"
 	"github.com/bulwarkauth/bulwark/internal/memory"
 )
-
-// fakeClock is a clock tests move by hand; safe for concurrent use.
-type fakeClock struct{ ns atomic.Int64 }
-
-func newFakeClock() *fakeClock {
-	c := &fakeClock{}
-	// Deliberately not on a minute or hour boundary.
-	c.ns.Store(time.Date(2026, 3, 1, 12, 0, 17, 250_000_000, time.UTC).UnixNano())
-	return c
-}
-
-func (c *fakeClock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
-func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 func allow(t testing.TB, l *Limiter, key string, limit auth.Limit) (bool, time.Duration) {
 	t.Helper()
@@ -41,7 +29,7 @@ func allow(t testing.TB, l *Limiter, key string, limit auth.Limit) (bool, time.D
 
 // clockLimiter returns a limiter on the test Redis that reads clock, under a
 // fresh prefix.
-func clockLimiter(t *testing.T, clock *fakeClock) *Limiter {
+func clockLimiter(t *testing.T, clock *limitertest.Clock) *Limiter {
 	return openTest(t, randomPrefix(t), WithClock(clock.Now)).Limiter()
 }
 
@@ -63,18 +51,10 @@ func TestAllowExactBurst(t *testing.T) {
 	}
 }
 
-func TestAllowBurstOnWindowBoundary(t *testing.T) {
-	clock := newFakeClock()
-	clock.ns.Store(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC).UnixNano())
-	l := clockLimiter(t, clock)
-	limit := auth.Limit{N: 3, Per: time.Minute}
-	for range 3 {
-		allow(t, l, "k", limit)
-	}
-	ok, retry := allow(t, l, "k", limit)
-	if ok || retry <= 0 || retry > time.Minute {
-		t.Fatalf("got ok=%v retryAfter=%v, want refused with retryAfter in (0, 1m]", ok, retry)
-	}
+func TestConformance(t *testing.T) {
+	limitertest.Run(t, func(t *testing.T, now func() time.Time) auth.Limiter {
+		return openTest(t, randomPrefix(t), WithClock(now)).Limiter()
+	})
 }
 
 func TestAllowSharedAcrossClients(t *testing.T) {
@@ -125,49 +105,6 @@ func TestAllowConcurrent(t *testing.T) {
 	}
 }
 
-func TestAllowRetryAfterIsHonest(t *testing.T) {
-	// Waiting retryAfter must be enough to be allowed again, and waiting a
-	// microsecond less (the script's resolution) not.
-	for _, tc := range []struct {
-		name  string
-		limit auth.Limit
-		gap   time.Duration // between events of the burst
-	}{
-		{"burst", auth.Limit{N: 5, Per: time.Minute}, 0},
-		{"spread", auth.Limit{N: 5, Per: time.Minute}, 7 * time.Second},
-		{"hourly", auth.Limit{N: 3, Per: time.Hour}, 10 * time.Minute},
-		{"odd", auth.Limit{N: 7, Per: 1500 * time.Millisecond}, 50 * time.Millisecond},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			clock := newFakeClock()
-			l := clockLimiter(t, clock)
-			for range tc.limit.N {
-				if ok, _ := allow(t, l, "k", tc.limit); !ok {
-					t.Fatal("burst refused")
-				}
-				clock.Advance(tc.gap)
-			}
-			ok, retry := allow(t, l, "k", tc.limit)
-			if ok {
-				t.Fatal("event over the limit allowed")
-			}
-			if retry <= 0 || retry > tc.limit.Per {
-				t.Fatalf("retryAfter = %v, want in (0, %v]", retry, tc.limit.Per)
-			}
-			if retry > time.Microsecond {
-				clock.Advance(retry - time.Microsecond)
-				if ok, _ := allow(t, l, "k", tc.limit); ok {
-					t.Fatalf("allowed before retryAfter %v", retry)
-				}
-				clock.Advance(time.Microsecond)
-			}
-			if ok, _ := allow(t, l, "k", tc.limit); !ok {
-				t.Fatalf("refused after waiting retryAfter %v", retry)
-			}
-		})
-	}
-}
-
 func TestAllowRetryAfterServerTime(t *testing.T) {
 	// The same with the server's clock and real time: sleeping retryAfter
 	// is enough. A short window keeps the test fast.
@@ -193,7 +130,7 @@ func TestAllowMatchesMemoryLimiter(t *testing.T) {
 	// The script is the twin of internal/memory's Limiter: driven by one
 	// clock through the same events, both decide alike, and retryAfter
 	// differs only by the script's microsecond resolution.
-	clock := newFakeClock()
+	clock := limitertest.NewClock()
 	l := clockLimiter(t, clock)
 	m := memory.NewLimiter(memory.LimiterOptions{Now: clock.Now})
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -243,37 +180,6 @@ func TestAllowMatchesMemoryLimiter(t *testing.T) {
 	}
 }
 
-func TestAllowWindowSlides(t *testing.T) {
-	clock := newFakeClock()
-	l := clockLimiter(t, clock)
-	limit := auth.Limit{N: 10, Per: time.Minute}
-	for range 10 {
-		allow(t, l, "k", limit)
-	}
-	if ok, _ := allow(t, l, "k", limit); ok {
-		t.Fatal("11th event allowed")
-	}
-	// A full window later the burst still weighs on the estimate (it lies
-	// in the previous window), but less than 10.
-	clock.Advance(time.Minute)
-	n := 0
-	for range 10 {
-		if ok, _ := allow(t, l, "k", limit); ok {
-			n++
-		}
-	}
-	if n == 0 || n == 10 {
-		t.Fatalf("allowed %d of 10 one window later, want some but not all", n)
-	}
-	// Two windows later nothing remains.
-	clock.Advance(2 * time.Minute)
-	for i := range 10 {
-		if ok, _ := allow(t, l, "k", limit); !ok {
-			t.Fatalf("event %d refused two windows later", i+1)
-		}
-	}
-}
-
 func TestAllowWindowSlidesServerTime(t *testing.T) {
 	// With the server's clock: a 200ms window is free again after two.
 	l := openTest(t, randomPrefix(t)).Limiter()
@@ -288,38 +194,8 @@ func TestAllowWindowSlidesServerTime(t *testing.T) {
 	}
 }
 
-func TestAllowSteadyRate(t *testing.T) {
-	// A client that sends exactly at the limit's rate is never refused.
-	clock := newFakeClock()
-	l := clockLimiter(t, clock)
-	limit := auth.Limit{N: 6, Per: time.Minute}
-	for i := range 60 {
-		if ok, _ := allow(t, l, "k", limit); !ok {
-			t.Fatalf("event %d at the limit's rate refused", i+1)
-		}
-		clock.Advance(10*time.Second + time.Millisecond)
-	}
-}
-
-func TestAllowRefusalsNotCounted(t *testing.T) {
-	clock := newFakeClock()
-	l := clockLimiter(t, clock)
-	limit := auth.Limit{N: 2, Per: time.Minute}
-	allow(t, l, "k", limit)
-	allow(t, l, "k", limit)
-	for range 200 {
-		allow(t, l, "k", limit)
-	}
-	// Had the refusals counted, the estimate would stay far above 2 for the
-	// whole next window.
-	clock.Advance(2 * time.Minute)
-	if ok, _ := allow(t, l, "k", limit); !ok {
-		t.Fatal("hammering extended the block beyond the limit")
-	}
-}
-
 func TestAllowKeysIndependent(t *testing.T) {
-	clock := newFakeClock()
+	clock := limitertest.NewClock()
 	l := clockLimiter(t, clock)
 	limit := auth.Limit{N: 1, Per: time.Minute}
 	allow(t, l, "login_email:a@example.com", limit)
@@ -379,7 +255,7 @@ func TestAllowInvalidLimit(t *testing.T) {
 
 func TestAllowLargeLimits(t *testing.T) {
 	// The largest limits accepted still count exactly.
-	clock := newFakeClock()
+	clock := limitertest.NewClock()
 	l := clockLimiter(t, clock)
 	for _, limit := range []auth.Limit{
 		{N: 142, Per: 366 * 24 * time.Hour},
@@ -391,23 +267,6 @@ func TestAllowLargeLimits(t *testing.T) {
 				t.Fatalf("%v: event %d refused", limit, i+1)
 			}
 		}
-	}
-}
-
-func TestAllowClockBackwards(t *testing.T) {
-	// The server's clock stepping back across a window boundary keeps the
-	// newer window's count.
-	clock := newFakeClock()
-	l := clockLimiter(t, clock)
-	limit := auth.Limit{N: 3, Per: time.Minute}
-	clock.Advance(time.Minute)
-	for range 3 {
-		allow(t, l, "k", limit)
-	}
-	clock.Advance(-30 * time.Second) // into the previous window
-	ok, retry := allow(t, l, "k", limit)
-	if ok || retry <= 0 {
-		t.Fatalf("after the clock went back: ok=%v retryAfter=%v, want refused", ok, retry)
 	}
 }
 

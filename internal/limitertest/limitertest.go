@@ -1,0 +1,230 @@
+// Package limitertest is the conformance suite of auth.Limiter: the memory,
+// Redis and PostgreSQL limiters make the same decisions (memory.Step), and
+// each runs this suite from its own tests with a clock the test moves.
+package limitertest
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bulwarkauth/bulwark/internal/auth"
+)
+
+// Open returns a new limiter with no state that reads the time from now.
+type Open func(t *testing.T, now func() time.Time) auth.Limiter
+
+// resolution is the finest step of time every limiter keeps (Redis counts
+// microseconds).
+const resolution = time.Microsecond
+
+// Run runs the suite.
+func Run(t *testing.T, open Open) {
+	for _, tc := range []struct {
+		name string
+		fn   func(t *testing.T, open Open)
+	}{
+		{"ExactBurst", testExactBurst},
+		{"BurstOnWindowBoundary", testBurstOnWindowBoundary},
+		{"RetryAfterIsHonest", testRetryAfterIsHonest},
+		{"WindowSlides", testWindowSlides},
+		{"SteadyRate", testSteadyRate},
+		{"RefusalsNotCounted", testRefusalsNotCounted},
+		{"KeysIndependent", testKeysIndependent},
+		{"ClockBackwards", testClockBackwards},
+	} {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
+	}
+}
+
+// Clock is a clock tests move by hand; safe for concurrent use.
+type Clock struct{ ns atomic.Int64 }
+
+// NewClock returns a clock deliberately not on a minute or hour boundary.
+func NewClock() *Clock {
+	c := &Clock{}
+	c.Set(time.Date(2026, 3, 1, 12, 0, 17, 250_000_000, time.UTC))
+	return c
+}
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time { return time.Unix(0, c.ns.Load()) }
+
+// Advance moves the clock by d (backwards if negative).
+func (c *Clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+// Set sets the clock.
+func (c *Clock) Set(t time.Time) { c.ns.Store(t.UnixNano()) }
+
+func allow(t *testing.T, l auth.Limiter, key string, limit auth.Limit) (bool, time.Duration) {
+	t.Helper()
+	ok, retry, err := l.Allow(context.Background(), key, limit)
+	if err != nil {
+		t.Fatalf("Allow(%q, %v): %v", key, limit, err)
+	}
+	return ok, retry
+}
+
+func testExactBurst(t *testing.T, open Open) {
+	clock := NewClock()
+	l := open(t, clock.Now)
+	limit := auth.Limit{N: 5, Per: time.Minute}
+	for i := range 5 {
+		if ok, _ := allow(t, l, "login_ip:203.0.113.0/24", limit); !ok {
+			t.Fatalf("event %d refused, want allowed", i+1)
+		}
+	}
+	ok, retry := allow(t, l, "login_ip:203.0.113.0/24", limit)
+	if ok {
+		t.Fatal("6th event allowed, want refused")
+	}
+	if retry <= 0 || retry > time.Minute {
+		t.Fatalf("retryAfter = %v, want in (0, 1m]", retry)
+	}
+}
+func testBurstOnWindowBoundary(t *testing.T, open Open) {
+	clock := NewClock()
+	clock.Set(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	l := open(t, clock.Now)
+	limit := auth.Limit{N: 3, Per: time.Minute}
+	for range 3 {
+		allow(t, l, "k", limit)
+	}
+	ok, retry := allow(t, l, "k", limit)
+	if ok || retry <= 0 || retry > time.Minute {
+		t.Fatalf("got ok=%v retryAfter=%v, want refused with retryAfter in (0, 1m]", ok, retry)
+	}
+}
+func testRetryAfterIsHonest(t *testing.T, open Open) {
+	// Waiting retryAfter (plus the caller's rounding up to a second) must
+	// be enough to be allowed again, and not much more than needed.
+	for _, tc := range []struct {
+		name  string
+		limit auth.Limit
+		gap   time.Duration // between events of the burst
+	}{
+		{"burst", auth.Limit{N: 5, Per: time.Minute}, 0},
+		{"spread", auth.Limit{N: 5, Per: time.Minute}, 7 * time.Second},
+		{"hourly", auth.Limit{N: 3, Per: time.Hour}, 10 * time.Minute},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := NewClock()
+			l := open(t, clock.Now)
+			for range tc.limit.N {
+				if ok, _ := allow(t, l, "k", tc.limit); !ok {
+					t.Fatal("burst refused")
+				}
+				clock.Advance(tc.gap)
+			}
+			ok, retry := allow(t, l, "k", tc.limit)
+			if ok {
+				t.Fatal("event over the limit allowed")
+			}
+			if retry <= 0 || retry > tc.limit.Per {
+				t.Fatalf("retryAfter = %v, want in (0, %v]", retry, tc.limit.Per)
+			}
+			if retry > resolution {
+				clock.Advance(retry - resolution)
+				if ok, _ := allow(t, l, "k", tc.limit); ok {
+					t.Fatalf("allowed before retryAfter %v", retry)
+				}
+				clock.Advance(resolution)
+			}
+			if ok, _ := allow(t, l, "k", tc.limit); !ok {
+				t.Fatalf("refused after waiting retryAfter %v", retry)
+			}
+		})
+	}
+}
+func testWindowSlides(t *testing.T, open Open) {
+	clock := NewClock()
+	l := open(t, clock.Now)
+	limit := auth.Limit{N: 10, Per: time.Minute}
+	for range 10 {
+		allow(t, l, "k", limit)
+	}
+	if ok, _ := allow(t, l, "k", limit); ok {
+		t.Fatal("11th event allowed")
+	}
+	// A full window later the burst still weighs on the estimate
+	// (it lies in the previous window), but less than 10.
+	clock.Advance(time.Minute)
+	n := 0
+	for range 10 {
+		if ok, _ := allow(t, l, "k", limit); ok {
+			n++
+		}
+	}
+	if n == 0 || n == 10 {
+		t.Fatalf("allowed %d of 10 one window later, want some but not all", n)
+	}
+	// Two windows later nothing remains.
+	clock.Advance(2 * time.Minute)
+	for i := range 10 {
+		if ok, _ := allow(t, l, "k", limit); !ok {
+			t.Fatalf("event %d refused two windows later", i+1)
+		}
+	}
+}
+func testSteadyRate(t *testing.T, open Open) {
+	// A client that sends exactly at the limit's rate is never refused.
+	clock := NewClock()
+	l := open(t, clock.Now)
+	limit := auth.Limit{N: 6, Per: time.Minute}
+	for i := range 60 {
+		if ok, _ := allow(t, l, "k", limit); !ok {
+			t.Fatalf("event %d at the limit's rate refused", i+1)
+		}
+		clock.Advance(10*time.Second + time.Millisecond)
+	}
+}
+func testRefusalsNotCounted(t *testing.T, open Open) {
+	clock := NewClock()
+	l := open(t, clock.Now)
+	limit := auth.Limit{N: 2, Per: time.Minute}
+	allow(t, l, "k", limit)
+	allow(t, l, "k", limit)
+	for range 1000 {
+		allow(t, l, "k", limit)
+	}
+	// Had the refusals counted, the estimate would stay far above 2 for
+	// the whole next window.
+	clock.Advance(2 * time.Minute)
+	if ok, _ := allow(t, l, "k", limit); !ok {
+		t.Fatal("hammering extended the block beyond the limit")
+	}
+}
+func testKeysIndependent(t *testing.T, open Open) {
+	clock := NewClock()
+	l := open(t, clock.Now)
+	limit := auth.Limit{N: 1, Per: time.Minute}
+	allow(t, l, "login_email:a@example.com", limit)
+	if ok, _ := allow(t, l, "login_email:a@example.com", limit); ok {
+		t.Fatal("second event on a allowed")
+	}
+	if ok, _ := allow(t, l, "login_email:b@example.com", limit); !ok {
+		t.Fatal("b refused because of a")
+	}
+	// One key under two limits of different windows: two counters.
+	if ok, _ := allow(t, l, "login_email:a@example.com", auth.Limit{N: 1, Per: time.Hour}); !ok {
+		t.Fatal("hourly limit refused because of the per-minute counter")
+	}
+}
+
+// testClockBackwards: a clock stepping back across a window boundary (by
+// less than a window, as NTP corrections do) keeps the newer window's count.
+func testClockBackwards(t *testing.T, open Open) {
+	clock := NewClock()
+	l := open(t, clock.Now)
+	limit := auth.Limit{N: 3, Per: time.Minute}
+	clock.Advance(time.Minute)
+	for range 3 {
+		allow(t, l, "k", limit)
+	}
+	clock.Advance(-30 * time.Second) // into the previous window
+	ok, retry := allow(t, l, "k", limit)
+	if ok || retry <= 0 {
+		t.Fatalf("after the clock went back: ok=%v retryAfter=%v, want refused", ok, retry)
+	}
+}
