@@ -530,39 +530,8 @@ func TestSMTPSenderServerDown(t *testing.T) {
 	}
 }
 
-// silentServer accepts connections and never answers, like a hung server.
-func silentServer(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return ln.Addr().String()
-}
-
 func TestSMTPSenderHungServer(t *testing.T) {
-	addr := silentServer(t)
+	addr := testutil.SilentServer(t)
 	for _, u := range []string{"smtp://" + addr + "?tls=none", "smtps://" + addr} {
 		t.Run("timeout "+u[:strings.Index(u, ":")], func(t *testing.T) {
 			s := newSMTPSender(t, u, nil)

@@ -3,9 +3,7 @@ package redis
 import (
 	"context"
 	"errors"
-	"io"
 	"math/rand/v2"
-	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +14,7 @@ import (
 	"github.com/bulwarkauth/bulwark/internal/auth"
 	"github.com/bulwarkauth/bulwark/internal/limitertest"
 	"github.com/bulwarkauth/bulwark/internal/memory"
+	"github.com/bulwarkauth/bulwark/internal/testutil"
 )
 
 func allow(t testing.TB, l *Limiter, key string, limit auth.Limit) (bool, time.Duration) {
@@ -299,72 +298,13 @@ func TestAllowKeysExpire(t *testing.T) {
 	}
 }
 
-// proxy forwards TCP connections to target until stopped; it stands for a
-// Redis that goes away and comes back on the same address.
-type proxy struct {
-	t      *testing.T
-	addr   string
-	target string
-	mu     sync.Mutex
-	ln     net.Listener
-	conns  []net.Conn
-}
-
-func newProxy(t *testing.T, target string) *proxy {
-	p := &proxy{t: t, addr: "127.0.0.1:0", target: target}
-	p.start()
-	t.Cleanup(p.stop)
-	return p
-}
-
-func (p *proxy) start() {
-	ln, err := net.Listen("tcp", p.addr)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	p.mu.Lock()
-	p.ln, p.addr = ln, ln.Addr().String()
-	p.mu.Unlock()
-	go func() {
-		for {
-			in, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			out, err := net.Dial("tcp", p.target)
-			if err != nil {
-				in.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, in, out)
-			p.mu.Unlock()
-			go func() { _, _ = io.Copy(out, in); out.Close() }()
-			go func() { _, _ = io.Copy(in, out); in.Close() }()
-		}
-	}()
-}
-
-func (p *proxy) stop() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
-
 func TestRedisGoesAwayAndComesBack(t *testing.T) {
 	target, err := parseURL(redisURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := newProxy(t, target.Addr)
-	u := strings.Replace(redisURL(t), target.Addr, p.addr, 1)
+	p := testutil.NewFaultProxy(t, target.Addr)
+	u := strings.Replace(redisURL(t), target.Addr, p.Addr(), 1)
 	if u == redisURL(t) {
 		t.Skipf("cannot route %s through a proxy", urlEnv)
 	}
@@ -379,7 +319,7 @@ func TestRedisGoesAwayAndComesBack(t *testing.T) {
 	limit := auth.Limit{N: 3, Per: time.Minute}
 	allow(t, l, "k", limit)
 
-	p.stop()
+	p.Cut()
 	start := time.Now()
 	for i := range 3 {
 		ok, _, err := l.Allow(context.Background(), "k", limit)
@@ -394,7 +334,7 @@ func TestRedisGoesAwayAndComesBack(t *testing.T) {
 		t.Fatalf("failing took %v", d)
 	}
 
-	p.start() // same address
+	p.Restore()
 	deadline := time.Now().Add(5 * time.Second)
 	for c.Ping(context.Background()) != nil {
 		if time.Now().After(deadline) {

@@ -6,16 +6,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/bulwarkauth/bulwark/internal/auth"
+	"github.com/bulwarkauth/bulwark/internal/testutil"
 )
 
 const urlEnv = "BULWARK_TEST_REDIS_URL"
@@ -220,41 +218,8 @@ func TestClosedClient(t *testing.T) {
 	}
 }
 
-// stalledServer accepts connections and reads from them but never answers,
-// like a Redis that hangs.
-func stalledServer(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, conn)
-			mu.Unlock()
-			go func() { _, _ = io.Copy(io.Discard, conn) }()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return ln.Addr().String()
-}
-
 func TestStalledRedisFailsWithinTimeouts(t *testing.T) {
-	c, err := newClient("redis://"+stalledServer(t)+"/0", "p:")
+	c, err := newClient("redis://"+testutil.SilentServer(t)+"/0", "p:")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package main
+package testutil
 
 import (
 	"io"
@@ -7,11 +7,11 @@ import (
 	"testing"
 )
 
-// faultProxy forwards TCP connections to a dependency (PostgreSQL, Redis) and
+// FaultProxy forwards TCP connections to a dependency (PostgreSQL, Redis) and
 // can cut them, so a test can take the dependency away from a real server and
 // give it back without touching the shared service itself.
-type faultProxy struct {
-	t      *testing.T
+type FaultProxy struct {
+	t      testing.TB
 	ln     net.Listener
 	target string
 
@@ -20,13 +20,13 @@ type faultProxy struct {
 	conns map[net.Conn]struct{}
 }
 
-func newFaultProxy(t *testing.T, target string) *faultProxy {
+func NewFaultProxy(t testing.TB, target string) *FaultProxy {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &faultProxy{t: t, ln: ln, target: target, conns: map[net.Conn]struct{}{}}
+	p := &FaultProxy{t: t, ln: ln, target: target, conns: map[net.Conn]struct{}{}}
 	go p.serve()
 	t.Cleanup(func() {
 		ln.Close()
@@ -36,9 +36,9 @@ func newFaultProxy(t *testing.T, target string) *faultProxy {
 }
 
 // Addr is the address to give the server instead of the dependency's.
-func (p *faultProxy) Addr() string { return p.ln.Addr().String() }
+func (p *FaultProxy) Addr() string { return p.ln.Addr().String() }
 
-func (p *faultProxy) serve() {
+func (p *FaultProxy) serve() {
 	for {
 		c, err := p.ln.Accept()
 		if err != nil {
@@ -63,7 +63,7 @@ func (p *faultProxy) serve() {
 	}
 }
 
-func (p *faultProxy) pipe(dst, src net.Conn) {
+func (p *FaultProxy) pipe(dst, src net.Conn) {
 	_, _ = io.Copy(dst, src)
 	dst.Close()
 	src.Close()
@@ -74,7 +74,7 @@ func (p *faultProxy) pipe(dst, src net.Conn) {
 }
 
 // Cut closes every open connection and refuses new ones until Restore.
-func (p *faultProxy) Cut() {
+func (p *FaultProxy) Cut() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.down = true
@@ -85,8 +85,41 @@ func (p *faultProxy) Cut() {
 }
 
 // Restore lets connections through again.
-func (p *faultProxy) Restore() {
+func (p *FaultProxy) Restore() {
 	p.mu.Lock()
 	p.down = false
 	p.mu.Unlock()
+}
+
+// SilentServer accepts connections on loopback, reads what they send and
+// never answers, like a hung server. It returns its address.
+func SilentServer(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			go func() { _, _ = io.Copy(io.Discard, c) }()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return ln.Addr().String()
 }
