@@ -5,6 +5,7 @@ package limitertest
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -33,6 +34,7 @@ func Run(t *testing.T, open Open) {
 		{"RefusalsNotCounted", testRefusalsNotCounted},
 		{"KeysIndependent", testKeysIndependent},
 		{"ClockBackwards", testClockBackwards},
+		{"Concurrent", testConcurrent},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
 	}
@@ -226,5 +228,33 @@ func testClockBackwards(t *testing.T, open Open) {
 	ok, retry := allow(t, l, "k", limit)
 	if ok || retry <= 0 {
 		t.Fatalf("after the clock went back: ok=%v retryAfter=%v, want refused", ok, retry)
+	}
+}
+
+// testConcurrent: 100 goroutines racing on one key never get more than the
+// limit between them, nor less.
+func testConcurrent(t *testing.T, open Open) {
+	clock := NewClock()
+	l := open(t, clock.Now)
+	limit := auth.Limit{N: 50, Per: time.Minute}
+	var allowed atomic.Int64
+	var wg sync.WaitGroup
+	for range 100 {
+		wg.Go(func() {
+			for range 10 {
+				ok, _, err := l.Allow(context.Background(), "login_ip:198.51.100.7", limit)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if ok {
+					allowed.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if got := allowed.Load(); got != 50 {
+		t.Fatalf("allowed %d, want 50", got)
 	}
 }

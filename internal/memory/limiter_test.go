@@ -4,7 +4,6 @@ import (
 	"context"
 	"runtime"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -59,32 +58,6 @@ func TestAllowInvalidLimit(t *testing.T) {
 		if err == nil || ok {
 			t.Errorf("Allow with %v: ok=%v err=%v, want error", limit, ok, err)
 		}
-	}
-}
-
-func TestAllowConcurrent(t *testing.T) {
-	clock := limitertest.NewClock()
-	l := NewLimiter(LimiterOptions{Now: clock.Now})
-	limit := auth.Limit{N: 50, Per: time.Minute}
-	var allowed atomic.Int64
-	var wg sync.WaitGroup
-	for range 100 {
-		wg.Go(func() {
-			for range 10 {
-				ok, _, err := l.Allow(context.Background(), "login_ip:198.51.100.7", limit)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				if ok {
-					allowed.Add(1)
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if got := allowed.Load(); got != 50 {
-		t.Fatalf("allowed %d, want 50", got)
 	}
 }
 
