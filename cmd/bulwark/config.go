@@ -84,6 +84,9 @@ type Config struct {
 	PasswordHasher    string
 	PasswordMinLength int
 	BcryptCost        int
+	// HashWorker is "process" (hashes run in a child process at lower CPU
+	// priority) or "inline" (in the server's own process).
+	HashWorker string
 
 	SessionTTL time.Duration
 	// SessionIdleTTL is 0 when there is no idle timeout.
@@ -117,7 +120,7 @@ func configSettings() []string {
 		"DATA_DIR", "DATABASE_URL", "REDIS_URL", "REDIS_PREFIX", "AUTO_MIGRATE",
 		"MAIL_URL", "MAIL_FROM",
 		"JWT_SECRET", "KEY_ENCRYPTION_KEY",
-		"EMAIL_VERIFICATION", "PASSWORD_HASHER", "PASSWORD_MIN_LENGTH", "BCRYPT_COST",
+		"EMAIL_VERIFICATION", "PASSWORD_HASHER", "PASSWORD_MIN_LENGTH", "BCRYPT_COST", "HASH_WORKER",
 		"SESSION_TTL", "SESSION_IDLE_TTL", "ACCESS_TOKEN_TTL", "REFRESH_TOKEN_TTL",
 		"TOKEN_AUDIENCE", "RESET_TOKEN_TTL", "VERIFY_TOKEN_TTL", "MFA_TOKEN_TTL",
 		"REFRESH_REUSE_GRACE",
@@ -190,6 +193,7 @@ func LoadConfig(getenv func(string) string, flags map[string]string, dev bool) (
 	c.PasswordHasher = l.enum("PASSWORD_HASHER", "argon2id", "argon2id", "bcrypt")
 	c.PasswordMinLength = l.integer("PASSWORD_MIN_LENGTH", 15, 8, 64)
 	c.BcryptCost = l.integer("BCRYPT_COST", 12, 10, 15)
+	c.HashWorker = l.enum("HASH_WORKER", "process", "process", "inline")
 
 	c.SessionTTL = l.duration("SESSION_TTL", 24*time.Hour, time.Second, 720*time.Hour, false)
 	c.SessionIdleTTL = l.duration("SESSION_IDLE_TTL", 0, time.Second, 720*time.Hour, true)
@@ -286,6 +290,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("password_hasher", c.PasswordHasher),
 		slog.Int("password_min_length", c.PasswordMinLength),
 		slog.Int("bcrypt_cost", c.BcryptCost),
+		slog.String("hash_worker", c.HashWorker),
 		slog.String("session_ttl", c.SessionTTL.String()),
 		slog.String("session_idle_ttl", c.SessionIdleTTL.String()),
 		slog.String("access_token_ttl", c.AccessTokenTTL.String()),

@@ -88,6 +88,7 @@ func TestLoadConfigDevDefaults(t *testing.T) {
 		PasswordHasher:            "argon2id",
 		PasswordMinLength:         15,
 		BcryptCost:                12,
+		HashWorker:                "process",
 		SessionTTL:                24 * time.Hour,
 		SessionIdleTTL:            0,
 		AccessTokenTTL:            15 * time.Minute,
@@ -293,6 +294,7 @@ func TestLoadConfigOutOfRange(t *testing.T) {
 		{"BCRYPT_COST", "9"},
 		{"BCRYPT_COST", "16"},
 		{"BCRYPT_COST", "twelve"},
+		{"HASH_WORKER", "thread"},
 		{"LOCKOUT_THRESHOLD", "2"},
 		{"LOCKOUT_THRESHOLD", "101"},
 		{"PASSWORD_MIN_LENGTH", "7"},
@@ -383,13 +385,14 @@ func TestLoadConfigInRangeEdges(t *testing.T) {
 		"BULWARK_TOKEN_LIMIT_PER_IP":  "1000/1s",
 		"BULWARK_TOKEN_AUDIENCE":      "https://api.example.com",
 		"BULWARK_MAIL_FROM":           "Example Auth <auth@example.com>",
+		"BULWARK_HASH_WORKER":         "inline",
 	}
 	c := load(t, m, nil, true)
 	if c.BcryptCost != 10 || c.LockoutThreshold != 3 || c.PasswordMinLength != 64 ||
 		c.RefreshReuseGrace != 0 || c.SessionIdleTTL != 30*time.Minute || c.EmailVerificationRequired ||
 		c.PasswordHasher != "bcrypt" || c.LogLevel != slog.LevelWarn || c.AutoMigrate || c.Addr != ":0" ||
 		c.TokenLimitPerIP != (auth.Limit{N: 1000, Per: time.Second}) || c.TokenAudience != "https://api.example.com" ||
-		c.MailFrom.Address != "auth@example.com" || c.MailFrom.Name != "Example Auth" {
+		c.MailFrom.Address != "auth@example.com" || c.MailFrom.Name != "Example Auth" || c.HashWorker != "inline" {
 		t.Errorf("got %v", c)
 	}
 }

@@ -21,6 +21,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -495,5 +497,96 @@ func TestSecretsStayOutOfTheRepository(t *testing.T) {
 		if !found {
 			t.Errorf(".gitignore does not list %s", want)
 		}
+	}
+}
+
+// TestMain lets this test binary be the hash worker process that serve
+// starts (os.Executable is the test binary here), as the bulwark binary is
+// in production.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "hash-worker" {
+		if err := run(context.Background(), os.Args[:2], os.Getenv, os.Stdout, os.Stderr); err != nil {
+			os.Stderr.WriteString(err.Error() + "\n")
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// hashWorkers lists this process's children that run `hash-worker`.
+func hashWorkers(t *testing.T) []int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Skip("no /proc here")
+	}
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err1 := os.ReadFile("/proc/" + e.Name() + "/stat")
+		cmdline, err2 := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err1 != nil || err2 != nil {
+			continue // gone meanwhile
+		}
+		s := string(stat)
+		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if fields[1] == strconv.Itoa(os.Getpid()) && strings.HasSuffix(string(cmdline), "\x00hash-worker\x00") {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// serve hashes in a child process (BULWARK_HASH_WORKER=process, the
+// default) that gets none of the server's environment and runs at a lower
+// priority, and that ends with the server; inline hashes in the server.
+func TestServeHashesInAWorkerProcess(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("reads /proc")
+	}
+	if pids := hashWorkers(t); len(pids) != 0 {
+		t.Fatalf("hash workers before the server started: %v", pids)
+	}
+	for _, mode := range []string{"process", "inline"} {
+		t.Run(mode, func(t *testing.T) {
+			secret := "CANARY-ENV-" + randomHex(t)
+			srv := start(t, map[string]string{"BULWARK_DATA_DIR": t.TempDir(), "BULWARK_EMAIL_VERIFICATION": "off",
+				"BULWARK_HASH_WORKER": mode, "BULWARK_MAIL_FROM": secret + " <a@example.com>"}, "serve", "--dev")
+			pw := "worker-test-" + randomHex(t)
+			srv.expect(srv.call("POST", "/v1/signup", map[string]string{"email": "w@example.com", "password": pw}), 201)
+			srv.expect(srv.call("POST", "/v1/token", map[string]string{"grant_type": "password", "email": "w@example.com", "password": pw}), 200)
+			srv.expect(srv.call("POST", "/v1/token", map[string]string{"grant_type": "password", "email": "w@example.com", "password": pw + "x"}), 401)
+			pids := hashWorkers(t)
+			if mode == "inline" {
+				if len(pids) != 0 {
+					t.Fatalf("inline: hash workers %v", pids)
+				}
+				return
+			}
+			if len(pids) != 1 {
+				t.Fatalf("hash workers = %v, want one", pids)
+			}
+			pid := strconv.Itoa(pids[0])
+			env, err := os.ReadFile("/proc/" + pid + "/environ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(env) != 0 || strings.Contains(string(env), secret) {
+				t.Fatalf("the worker got an environment: %q", env)
+			}
+			stat, _ := os.ReadFile("/proc/" + pid + "/stat")
+			s := string(stat)
+			if nice := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])[16]; nice != "10" {
+				t.Fatalf("worker nice = %s, want 10", nice)
+			}
+			srv.shutdown()
+			if pids := hashWorkers(t); len(pids) != 0 {
+				t.Fatalf("hash workers after shutdown: %v", pids)
+			}
+		})
 	}
 }

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"runtime/debug"
 	"strconv"
 	"strings"
+
+	"github.com/bulwarkauth/bulwark/internal/password"
 )
 
 // version is set at build time with -ldflags "-X main.version=…"; otherwise
@@ -27,6 +30,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return nil
 	case "bench":
 		return bench(ctx, rest, getenv, stdout, stderr)
+	case "hash-worker":
+		// Internal: the child process serve starts to compute password
+		// hashes (BULWARK_HASH_WORKER=process); it speaks on its standard
+		// input and output to its parent only.
+		// It ends when its input does: a signal (a Ctrl-C reaches the
+		// whole process group) must not cut hashes the parent still waits
+		// for while it shuts down gracefully.
+		return password.ServeWorker(context.WithoutCancel(ctx), os.Stdin, stdout)
 	case "serve", "migrate":
 	default:
 		return fmt.Errorf("unknown command %q: usage: bulwark serve|migrate|bench|version", cmd)

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -47,6 +48,31 @@ type database interface {
 	Migrate(ctx context.Context) error
 	Pending(ctx context.Context) ([]string, error)
 	Purge(ctx context.Context, now time.Time) (int64, error)
+}
+
+// newHasher builds the password hasher. With BULWARK_HASH_WORKER=process
+// (the default) every hash runs in a child process, this same binary
+// running `bulwark hash-worker` at a lower CPU priority: a login flood then
+// cannot take the CPU, the Go scheduler or the garbage collector from the
+// requests that do not hash (see internal/password's worker.go).
+func newHasher(cfg *Config) (*password.Hasher, error) {
+	pcfg := password.Config{Algorithm: password.Algorithm(cfg.PasswordHasher), BcryptCost: cfg.BcryptCost}
+	if cfg.HashWorker != "process" {
+		return password.New(pcfg)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find this program to start its hash worker (or set BULWARK_HASH_WORKER=inline): %w", err)
+	}
+	cmd := func() *exec.Cmd {
+		c := exec.Command(exe, "hash-worker")
+		// Nothing of the server's environment (secrets, URLs) goes to the
+		// child, and its standard error is dropped: it prints nothing unless
+		// it crashes, and a crash is seen as 503s and a restart.
+		c.Env = []string{}
+		return c
+	}
+	return password.New(pcfg, password.WithWorker(cmd, password.StartLowPriority))
 }
 
 // openStore opens the configured database: SQLite for one instance,
@@ -109,10 +135,11 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("BULWARK_JWT_SECRET: %w", err)
 	}
-	hasher, err := password.New(password.Config{Algorithm: password.Algorithm(cfg.PasswordHasher), BcryptCost: cfg.BcryptCost})
+	hasher, err := newHasher(cfg)
 	if err != nil {
 		return fmt.Errorf("password hasher: %w", err)
 	}
+	defer hasher.Close() // after the server's shutdown (defers run last in, first out)
 	policy, err := password.NewPolicy(cfg.PasswordMinLength)
 	if err != nil {
 		return fmt.Errorf("BULWARK_PASSWORD_MIN_LENGTH: %w", err)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os/exec"
 	"runtime"
 	"strings"
 	"time"
@@ -76,7 +77,9 @@ type Config struct {
 	// means no waiting at all.
 	MaxQueue int
 	// MaxWait is the longest a caller waits for a slot before auth.ErrBusy.
-	// Default DefaultMaxWait.
+	// Default DefaultMaxWait. A caller whose predicted wait (its place in
+	// line times the average hash time, per slot) is over MaxWait is
+	// refused at once.
 	MaxWait time.Duration
 }
 
@@ -84,8 +87,10 @@ type Config struct {
 type Option func(*options)
 
 type options struct {
-	rand io.Reader
-	weak bool
+	rand        io.Reader
+	weak        bool
+	workerCmd   func() *exec.Cmd
+	workerStart func(*exec.Cmd) error
 }
 
 // WithRand sets the source of argon2id salts (default crypto/rand.Reader).
@@ -105,7 +110,8 @@ type Hasher struct {
 	cost   int
 	rand   io.Reader
 	pool   *pool
-	dummy  string // a hash with the configured parameters, for VerifyDummy
+	dummy  string  // a hash with the configured parameters, for VerifyDummy
+	worker *worker // nil: hashes run in this process
 }
 
 var _ auth.PasswordHasher = (*Hasher)(nil)
@@ -168,12 +174,40 @@ func New(cfg Config, opts ...Option) (*Hasher, error) {
 	if _, err := io.ReadFull(h.rand, secret); err != nil {
 		return nil, fmt.Errorf("new password hasher: read random: %w", err)
 	}
+	start := time.Now()
 	dummy, err := h.hash(string(secret))
 	if err != nil {
 		return nil, fmt.Errorf("new password hasher: dummy hash: %w", err)
 	}
+	h.pool.observe(time.Since(start)) // the first estimate of a hash's cost
 	h.dummy = dummy
+	if o.workerCmd != nil {
+		h.worker = &worker{
+			cfg:   Config{Algorithm: h.alg, Argon2: h.argon2, BcryptCost: h.cost, Slots: slots},
+			weak:  o.weak,
+			cmd:   o.workerCmd,
+			start: o.workerStart,
+		}
+	}
 	return h, nil
+}
+
+// Close refuses new hashes with auth.ErrBusy, waits for those in flight and
+// stops the worker process. It is safe to call more than once.
+func (h *Hasher) Close() {
+	h.pool.close()
+	if h.worker != nil {
+		h.worker.close()
+	}
+}
+
+// WorkerPID is the process id of the running worker process, or 0 (none
+// running, or hashes run in this process).
+func (h *Hasher) WorkerPID() int {
+	if h.worker == nil {
+		return 0
+	}
+	return h.worker.pid()
 }
 
 // Stats returns a snapshot of the pool, for metrics.
@@ -190,7 +224,13 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 		encoded string
 		err     error
 	)
-	if perr := h.pool.run(ctx, func() { encoded, err = h.hash(password) }); perr != nil {
+	if perr := h.pool.run(ctx, func() {
+		if h.worker != nil {
+			encoded, err = h.worker.hash(password)
+		} else {
+			encoded, err = h.hash(password)
+		}
+	}); perr != nil {
 		return "", perr
 	}
 	return encoded, err
@@ -223,7 +263,13 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, reha
 	if len(password) > MaxBytes {
 		return false, false, nil
 	}
-	if perr := h.pool.run(ctx, func() { ok, err = v.verify(password) }); perr != nil {
+	if perr := h.pool.run(ctx, func() {
+		if h.worker != nil {
+			ok, err = h.worker.verify(password, encoded)
+		} else {
+			ok, err = v.verify(password)
+		}
+	}); perr != nil {
 		return false, false, perr
 	}
 	if err != nil || !ok {

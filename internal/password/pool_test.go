@@ -170,3 +170,43 @@ func TestPoolBoundsConcurrency(t *testing.T) {
 		t.Fatalf("stats = %+v after all done", s)
 	}
 }
+
+// A caller whose predicted wait (its place in line times the average hash
+// time, per slot) is over MaxWait is refused at once instead of waiting
+// MaxWait to be refused; one whose wait fits is queued and served.
+func TestPoolRefusesPredictedLongWaitAtOnce(t *testing.T) {
+	const maxWait = 30 * time.Second
+	h := newTestHasher(t, Config{Slots: 1, MaxQueue: 100, MaxWait: maxWait})
+	ctx := context.Background()
+	enc, err := h.Hash(ctx, "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Hashes take 20 s each, as far as admission knows: the first in line
+	// waits one round (20 s ≤ 30 s), the second two (40 s > 30 s).
+	h.pool.cost.Store(int64(20 * time.Second))
+	if err := h.pool.acquire(ctx); err != nil { // take the only slot
+		t.Fatal(err)
+	}
+	queued := make(chan error, 1)
+	go func() {
+		_, _, err := h.Verify(ctx, "pw", enc)
+		queued <- err
+	}()
+	waitFor(t, "one queued caller", func() bool { return h.Stats().Queued == 1 })
+	start := time.Now()
+	if _, _, err := h.Verify(ctx, "pw", enc); !errors.Is(err, auth.ErrBusy) {
+		t.Fatalf("second in line: err = %v, want auth.ErrBusy", err)
+	}
+	if elapsed := time.Since(start); elapsed > maxWait/3 {
+		t.Fatalf("refusal took %v: it waited instead of refusing at once", elapsed)
+	}
+	h.pool.release()
+	if err := <-queued; err != nil {
+		t.Fatalf("first in line: %v", err)
+	}
+	// The runs update the estimate: a fast hash brings it down.
+	if c := h.Stats().Cost; c >= 20*time.Second {
+		t.Fatalf("Stats().Cost = %v after a fast run, want below the 20 s estimate", c)
+	}
+}

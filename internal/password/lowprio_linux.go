@@ -1,0 +1,42 @@
+package password
+
+import (
+	"os/exec"
+	"syscall"
+)
+
+// workerNice is the nice value of the worker process: a weight of 110
+// against 1024 for a thread at nice 0 (sched(7)), so a request thread that
+// wakes runs before a hash, while a lone hash still gets a whole core.
+const workerNice = 10
+
+// StartLowPriority starts cmd in a process group of its own at nice
+// workerNice. On Linux the nice value is per thread: setpriority(2) with
+// PRIO_PGRP sets it on every thread of every process of the group, and
+// threads created later inherit it from the thread that creates them. The
+// child repeats the call once it runs (lowerGroupPriority), for a thread
+// its runtime created in between. Raising nice needs no privilege; if it
+// fails, the child runs at normal priority, still with its own scheduler
+// and heap. The own group also keeps a Ctrl-C meant for the server from
+// reaching the worker: it ends when its input does.
+func StartLowPriority(cmd *exec.Cmd) error {
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Setpgid = true
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	_ = syscall.Setpriority(syscall.PRIO_PGRP, cmd.Process.Pid, workerNice)
+	return nil
+}
+
+// lowerGroupPriority sets nice on every thread of this process, when it
+// leads its own process group (as StartLowPriority starts it), so that no
+// other process is touched.
+func lowerGroupPriority(nice int) {
+	if nice <= 0 || syscall.Getpgrp() != syscall.Getpid() {
+		return
+	}
+	_ = syscall.Setpriority(syscall.PRIO_PGRP, 0, nice)
+}
