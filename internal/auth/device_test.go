@@ -140,3 +140,34 @@ func TestDevice_ExpiresAfterAYear(t *testing.T) {
 	_, err = e.login(b, testPassword, dev)
 	wantCode(t, err, auth.CodeAccountLocked)
 }
+
+// TestDevice_HashesWithPriority: a login with the email's own device token
+// asks the hasher for priority (it is served before a flood's attempts);
+// one without a token, or with another email's, does not.
+func TestDevice_HashesWithPriority(t *testing.T) {
+	e := newEnv(t, testConfig())
+	const a, b = "a@example.com", "b@example.com"
+	e.signup(a, testPassword, true)
+	e.signup(b, testPassword, true)
+	devA := e.deviceFor(a)
+	for _, tc := range []struct {
+		name, email, device string
+		want                bool
+	}{
+		{"own device", a, devA, true},
+		{"no device", a, "", false},
+		{"other email's device", b, devA, false},
+		{"unknown email", "nobody@example.com", devA, false},
+	} {
+		e.hasher.mu.Lock()
+		e.hasher.priority = nil
+		e.hasher.mu.Unlock()
+		_, _ = e.login(tc.email, testPassword, tc.device)
+		e.hasher.mu.Lock()
+		got := e.hasher.priority
+		e.hasher.mu.Unlock()
+		if len(got) != 1 || got[0] != tc.want {
+			t.Errorf("%s: hasher calls with priority %v, want [%v]", tc.name, got, tc.want)
+		}
+	}
+}

@@ -315,6 +315,7 @@ type faultHasher struct {
 	hashes, verifies, dummies int
 	hashErr, verifyErr        error
 	dummyErr                  error
+	priority                  []bool // auth.HashPriority of each Verify and VerifyDummy
 }
 
 func (h *faultHasher) setErr(err error) {
@@ -343,6 +344,7 @@ func (h *faultHasher) Hash(ctx context.Context, pw string) (string, error) {
 func (h *faultHasher) Verify(ctx context.Context, pw, enc string) (bool, bool, error) {
 	h.mu.Lock()
 	h.verifies++
+	h.priority = append(h.priority, auth.HashPriority(ctx))
 	err := h.verifyErr
 	h.mu.Unlock()
 	if err != nil {
@@ -354,6 +356,7 @@ func (h *faultHasher) Verify(ctx context.Context, pw, enc string) (bool, bool, e
 func (h *faultHasher) VerifyDummy(ctx context.Context, pw string) error {
 	h.mu.Lock()
 	h.dummies++
+	h.priority = append(h.priority, auth.HashPriority(ctx))
 	err := h.dummyErr
 	h.mu.Unlock()
 	if err != nil {

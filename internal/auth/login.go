@@ -45,7 +45,11 @@ func (s *Service) Authenticate(ctx context.Context, cl Client, rawEmail, passwor
 		return nil, err
 	}
 	trusted := s.deviceValid(cl.DeviceToken, email)
-	if !trusted {
+	if trusted {
+		// Served first by the hashing pool: a flood does not hold this
+		// account's device token.
+		ctx = WithHashPriority(ctx)
+	} else {
 		lock, err := s.store.LoginLockout(ctx, email)
 		if err != nil {
 			return nil, storeErr("login", err)

@@ -22,6 +22,23 @@ type PasswordHasher interface {
 	VerifyDummy(ctx context.Context, password string) error
 }
 
+type hashPriorityKey struct{}
+
+// WithHashPriority marks ctx as the login of a client that proved it signed
+// in to the account before (a valid device token for the email). A
+// PasswordHasher serves such callers before the others, so that a
+// credential-stuffing flood, which holds no such token, cannot keep the
+// account's owner out (issue 4).
+func WithHashPriority(ctx context.Context) context.Context {
+	return context.WithValue(ctx, hashPriorityKey{}, true)
+}
+
+// HashPriority reports whether ctx was marked by WithHashPriority.
+func HashPriority(ctx context.Context) bool {
+	v, _ := ctx.Value(hashPriorityKey{}).(bool)
+	return v
+}
+
 // ErrBusy means hashing capacity is full; the caller answers 503 with a
 // Retry-After of about a second (internal/password.RetryAfter).
 var ErrBusy = errors.New("hashing capacity full")

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
+	"os/exec"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -405,5 +407,41 @@ func TestEndingReleasesWaitingWorkers(t *testing.T) {
 		if res.Requests == 0 {
 			t.Errorf("%+v: no requests", p)
 		}
+	}
+}
+
+// RSS and CPUTime count the child processes too (an in-process server's
+// hash worker runs as one).
+func TestUsageCountsChildren(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc")
+	}
+	before, ok := RSS()
+	if !ok {
+		t.Skip("no VmRSS")
+	}
+	// A child that holds ~64 MiB resident and burns CPU until stdin closes.
+	cmd := exec.Command("sh", "-c", `head -c 67108864 /dev/zero | tr '\0' 'a' > /dev/null & x=$(head -c 67108864 /dev/zero | tr '\0' b); cat`)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { stdin.Close(); _ = cmd.Wait() }()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		rss, _ := RSS()
+		if rss-before > 32<<20 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("RSS stayed at %d MiB (before %d MiB) while a child holds 64 MiB", rss>>20, before>>20)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(children()) == 0 {
+		t.Fatal("children() found no child")
 	}
 }

@@ -72,14 +72,15 @@ type Config struct {
 	// runtime.GOMAXPROCS(0). Memory held by argon2id is at most
 	// Slots × Argon2.Memory KiB.
 	Slots int
-	// MaxQueue is how many callers may wait for a slot; others get
+	// MaxQueue is how many callers may wait for a slot, in each of the two
+	// queues (auth.HashPriority callers and the others); others get
 	// auth.ErrBusy at once. Default DefaultQueuePerSlot × Slots; negative
 	// means no waiting at all.
 	MaxQueue int
 	// MaxWait is the longest a caller waits for a slot before auth.ErrBusy.
 	// Default DefaultMaxWait. A caller whose predicted wait (its place in
-	// line times the average hash time, per slot) is over MaxWait is
-	// refused at once.
+	// line times the average hash time, per slot) is over half of MaxWait
+	// is refused at once.
 	MaxWait time.Duration
 }
 

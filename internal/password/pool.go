@@ -3,6 +3,8 @@ package password
 import (
 	"context"
 	"fmt"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -24,31 +26,49 @@ type Stats struct {
 	Cost     time.Duration // moving average of one hash, as admission predicts waits with it
 }
 
-// pool is a counting semaphore with a bounded, time-limited wait, and
+// Classes of callers, in the order they are served.
+const (
+	classPriority = iota // auth.HashPriority: a client that signed in to the account before
+	classNormal
+	classes
+)
+
+// pool is a counting semaphore with bounded, time-limited queues, and
 // admission by predicted wait: a caller that would not get a slot within
-// maxWait is refused at once rather than held until it times out, so that
+// half of maxWait is refused at once rather than held until it times out, so that
 // under a flood a refusal costs the caller microseconds, not maxWait
 // (STANDARDS item 103: refuse with 503 + Retry-After when no slot frees in
 // time).
+//
+// Callers whose context carries auth.HashPriority (a valid device token for
+// the email: API.md "Lockout") wait in a queue of their own that is served
+// first: a credential-stuffing flood fills the normal queue, and the users
+// who signed in from this client before still get in (issue 4).
 type pool struct {
-	slots    chan struct{}
-	maxQueue int64
+	size     int
+	maxQueue int // per class
 	maxWait  time.Duration
-	queued   atomic.Int64
 	rejected atomic.Uint64
 	// cost is an exponentially weighted moving average of one run, in
 	// nanoseconds; it starts at the cost of the hash New computes.
 	cost atomic.Int64
 
-	closed atomic.Bool
+	mu      sync.Mutex
+	idle    *sync.Cond // signalled when a slot is given back
+	inUse   int
+	waiting [classes][]*waiter
+	closed  bool
+}
+
+type waiter struct {
+	ready   chan struct{}
+	granted bool // under mu: release handed this waiter a slot
 }
 
 func newPool(slots, maxQueue int, maxWait time.Duration) *pool {
-	return &pool{
-		slots:    make(chan struct{}, slots),
-		maxQueue: int64(maxQueue),
-		maxWait:  maxWait,
-	}
+	p := &pool{size: slots, maxQueue: maxQueue, maxWait: maxWait}
+	p.idle = sync.NewCond(&p.mu)
+	return p
 }
 
 // observe folds the duration of one run into cost (weight 1/8).
@@ -66,62 +86,102 @@ func (p *pool) observe(d time.Duration) {
 }
 
 // predictedWait is how long the n-th caller in line waits for a slot if
-// every slot just started a run: whole rounds of cap(slots) runs.
-func (p *pool) predictedWait(n int64) time.Duration {
-	slots := int64(cap(p.slots))
-	rounds := (n + slots - 1) / slots
-	return time.Duration(rounds * p.cost.Load())
+// every slot just started a run: whole rounds of size runs.
+func (p *pool) predictedWait(n int) time.Duration {
+	rounds := (n + p.size - 1) / p.size
+	return time.Duration(int64(rounds) * p.cost.Load())
+}
+
+func (p *pool) busy(format string, args ...any) error {
+	p.rejected.Add(1)
+	return fmt.Errorf("wait for hashing slot: %s: %w", fmt.Sprintf(format, args...), auth.ErrBusy)
 }
 
 // acquire takes a slot. It returns auth.ErrBusy (wrapped) at once when the
-// queue is full or the predicted wait is over maxWait, after maxWait when no
-// slot freed in time after all, and ctx's error when ctx ends first. On
-// success the caller must call release exactly once.
+// caller's queue is full or its predicted wait is over maxWait, after
+// maxWait when no slot freed in time after all, and ctx's error when ctx
+// ends first. On success the caller must call release exactly once.
 func (p *pool) acquire(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if p.closed.Load() {
-		p.rejected.Add(1)
-		return fmt.Errorf("wait for hashing slot: hasher closed: %w", auth.ErrBusy)
+	class := classNormal
+	if auth.HashPriority(ctx) {
+		class = classPriority
 	}
-	select {
-	case p.slots <- struct{}{}:
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return p.busy("hasher closed")
+	}
+	if p.inUse < p.size && len(p.waiting[classPriority])+len(p.waiting[classNormal]) == 0 {
+		p.inUse++
+		p.mu.Unlock()
 		return nil
-	default:
 	}
 	// Every slot is taken: join the queue if there is room and the wait in
 	// it would end in a slot. Queued callers hold no hashing memory, only a
 	// goroutine; a caller that would only wait to be refused is refused now.
-	n := p.queued.Add(1)
-	if n > p.maxQueue {
-		p.queued.Add(-1)
-		p.rejected.Add(1)
-		return fmt.Errorf("wait for hashing slot: queue full: %w", auth.ErrBusy)
+	if len(p.waiting[class]) >= p.maxQueue {
+		p.mu.Unlock()
+		return p.busy("queue full")
 	}
-	if w := p.predictedWait(n); w > p.maxWait {
-		p.queued.Add(-1)
-		p.rejected.Add(1)
-		return fmt.Errorf("wait for hashing slot: predicted wait %v over %v: %w", w.Round(time.Millisecond), p.maxWait, auth.ErrBusy)
+	ahead := 0
+	for c := range class + 1 {
+		ahead += len(p.waiting[c])
 	}
-	defer p.queued.Add(-1)
+	// Half of maxWait: the estimate is an average, and a caller it
+	// admits wrongly waits maxWait to be refused after all.
+	if w := p.predictedWait(ahead + 1); w > p.maxWait/2 {
+		p.mu.Unlock()
+		return p.busy("predicted wait %v over half of %v", w.Round(time.Millisecond), p.maxWait)
+	}
+	w := &waiter{ready: make(chan struct{})}
+	p.waiting[class] = append(p.waiting[class], w)
+	p.mu.Unlock()
+
 	t := time.NewTimer(p.maxWait)
 	defer t.Stop()
-	// A send blocked on a full buffered channel is served before later
-	// senders when a slot is released, so the queue is roughly first come,
-	// first served.
+	var err error
 	select {
-	case p.slots <- struct{}{}:
+	case <-w.ready:
 		return nil
 	case <-t.C:
-		p.rejected.Add(1)
-		return fmt.Errorf("wait for hashing slot: no slot within %v: %w", p.maxWait, auth.ErrBusy)
+		err = p.busy("no slot within %v", p.maxWait)
 	case <-ctx.Done():
-		return ctx.Err()
+		err = ctx.Err()
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if w.granted { // a slot came with the timeout: give it back
+		p.releaseLocked()
+		return err
+	}
+	p.waiting[class] = slices.DeleteFunc(p.waiting[class], func(x *waiter) bool { return x == w })
+	return err
 }
 
-func (p *pool) release() { <-p.slots }
+// release gives a slot back: to the first waiter of the first non-empty
+// queue, or to the pool.
+func (p *pool) release() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.releaseLocked()
+}
+
+func (p *pool) releaseLocked() {
+	for c := range classes {
+		if len(p.waiting[c]) > 0 {
+			w := p.waiting[c][0]
+			p.waiting[c] = p.waiting[c][1:]
+			w.granted = true
+			close(w.ready)
+			return
+		}
+	}
+	p.inUse--
+	p.idle.Broadcast()
+}
 
 // run calls f holding a slot, and folds its duration into cost.
 func (p *pool) run(ctx context.Context, f func()) error {
@@ -135,25 +195,24 @@ func (p *pool) run(ctx context.Context, f func()) error {
 	return nil
 }
 
-// close refuses new callers and waits for the runs in flight. It is
-// idempotent.
+// close refuses new callers and waits for the runs in flight and for the
+// callers already queued, which still run. It is idempotent.
 func (p *pool) close() {
-	if p.closed.Swap(true) {
-		return
-	}
-	// Taking every slot waits for the runs in flight, and for callers
-	// already queued, which still run: once every slot is here, nothing
-	// runs.
-	for range cap(p.slots) {
-		p.slots <- struct{}{}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	for p.inUse > 0 {
+		p.idle.Wait()
 	}
 }
 
 func (p *pool) stats() Stats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	return Stats{
-		Slots:    cap(p.slots),
-		InFlight: len(p.slots),
-		Queued:   int(p.queued.Load()),
+		Slots:    p.size,
+		InFlight: p.inUse,
+		Queued:   len(p.waiting[classPriority]) + len(p.waiting[classNormal]),
 		Rejected: p.rejected.Load(),
 		Cost:     time.Duration(p.cost.Load()),
 	}

@@ -3,6 +3,7 @@ package password
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -172,7 +173,7 @@ func TestPoolBoundsConcurrency(t *testing.T) {
 }
 
 // A caller whose predicted wait (its place in line times the average hash
-// time, per slot) is over MaxWait is refused at once instead of waiting
+// time, per slot) is over half of MaxWait is refused at once instead of waiting
 // MaxWait to be refused; one whose wait fits is queued and served.
 func TestPoolRefusesPredictedLongWaitAtOnce(t *testing.T) {
 	const maxWait = 30 * time.Second
@@ -182,9 +183,10 @@ func TestPoolRefusesPredictedLongWaitAtOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Hashes take 20 s each, as far as admission knows: the first in line
-	// waits one round (20 s ≤ 30 s), the second two (40 s > 30 s).
-	h.pool.cost.Store(int64(20 * time.Second))
+	// Hashes take 10 s each, as far as admission knows: the first in line
+	// waits one round (10 s, within half of MaxWait), the second two
+	// (20 s, over it).
+	h.pool.cost.Store(int64(10 * time.Second))
 	if err := h.pool.acquire(ctx); err != nil { // take the only slot
 		t.Fatal(err)
 	}
@@ -206,7 +208,52 @@ func TestPoolRefusesPredictedLongWaitAtOnce(t *testing.T) {
 		t.Fatalf("first in line: %v", err)
 	}
 	// The runs update the estimate: a fast hash brings it down.
-	if c := h.Stats().Cost; c >= 20*time.Second {
-		t.Fatalf("Stats().Cost = %v after a fast run, want below the 20 s estimate", c)
+	if c := h.Stats().Cost; c >= 10*time.Second {
+		t.Fatalf("Stats().Cost = %v after a fast run, want below the 10 s estimate", c)
+	}
+}
+
+// Callers marked with auth.WithHashPriority are served before the others,
+// whatever the order they came in, and have a queue of their own: a full
+// normal queue does not refuse them.
+func TestPoolServesPriorityFirst(t *testing.T) {
+	h := newTestHasher(t, Config{Slots: 1, MaxQueue: 2, MaxWait: 30 * time.Second})
+	ctx := context.Background()
+	if err := h.pool.acquire(ctx); err != nil { // take the only slot
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var order []string
+	var wg sync.WaitGroup
+	enqueue := func(name string, ctx context.Context, queued int) {
+		wg.Go(func() {
+			if err := h.pool.run(ctx, func() {
+				mu.Lock()
+				order = append(order, name)
+				mu.Unlock()
+			}); err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+		})
+		waitFor(t, name+" queued", func() bool { return h.Stats().Queued == queued })
+	}
+	prio := auth.WithHashPriority(ctx)
+	enqueue("normal-1", ctx, 1)
+	enqueue("normal-2", ctx, 2)
+	// The normal queue is full: another normal caller is refused...
+	if err := h.pool.acquire(ctx); !errors.Is(err, auth.ErrBusy) {
+		t.Fatalf("third normal caller: err = %v, want auth.ErrBusy", err)
+	}
+	// ...a priority caller is not, and goes ahead of both.
+	enqueue("priority-1", prio, 3)
+	enqueue("priority-2", prio, 4)
+	h.pool.release()
+	wg.Wait()
+	want := []string{"priority-1", "priority-2", "normal-1", "normal-2"}
+	if !slices.Equal(order, want) {
+		t.Fatalf("served in order %v, want %v", order, want)
+	}
+	if s := h.Stats(); s.InFlight != 0 || s.Queued != 0 {
+		t.Fatalf("after all: %+v", s)
 	}
 }
