@@ -45,6 +45,14 @@ func (db *DB) Denied(ctx context.Context, now time.Time, keys ...string) (bool, 
 // UserForAccess returns the user and whether any of denyKeys is denied at
 // now, in one query.
 func (db *DB) UserForAccess(ctx context.Context, userID string, now time.Time, denyKeys ...string) (*auth.User, bool, error) {
+	// A cached "denied" can outlive its deny-list entry by readCacheTTL at
+	// most; entries expire with the token they deny, so that only refuses
+	// a token that is refused anyway.
+	key := accessKey(userID, denyKeys)
+	if e, ok := db.cache.get(key); ok {
+		return &e.user, e.denied, nil
+	}
+	ver := db.cache.version()
 	var u auth.User
 	var denied bool
 	args := []any{userID}
@@ -63,6 +71,7 @@ func (db *DB) UserForAccess(ctx context.Context, userID string, now time.Time, d
 	if err != nil {
 		return nil, false, wrapErr("get user for access", err)
 	}
+	db.cache.put(key, readEntry{ver: ver, user: u, denied: denied})
 	return &u, denied, nil
 }
 

@@ -21,3 +21,6 @@ func (db *DB) PragmaForTest(ctx context.Context, name string) (string, error) {
 	err := db.write.QueryRowContext(ctx, "PRAGMA "+name).Scan(&v)
 	return v, err
 }
+
+// CacheHits is how many reads the read cache answered.
+func (db *DB) CacheHits() uint64 { return db.cache.hits.Load() }

@@ -37,6 +37,11 @@ func (db *DB) SessionByTokenHash(ctx context.Context, hash []byte) (*auth.Sessio
 // SessionWithUser returns the session with this token hash and its user in
 // one query.
 func (db *DB) SessionWithUser(ctx context.Context, hash []byte) (*auth.Session, *auth.User, error) {
+	key := sessionKey(hash)
+	if e, ok := db.cache.get(key); ok {
+		return &e.session, &e.user, nil
+	}
+	ver := db.cache.version()
 	var s auth.Session
 	var u auth.User
 	err := db.queryRow(ctx, `
@@ -48,6 +53,7 @@ func (db *DB) SessionWithUser(ctx context.Context, hash []byte) (*auth.Session, 
 	if err != nil {
 		return nil, nil, wrapErr("get session", err)
 	}
+	db.cache.put(key, readEntry{ver: ver, session: s, user: u})
 	return &s, &u, nil
 }
 

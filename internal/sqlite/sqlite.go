@@ -77,6 +77,7 @@ type DB struct {
 	closed atomic.Bool
 
 	readStmts sync.Map // query text → *sql.Stmt on the read pool (stmt.go)
+	cache     readCache
 }
 
 var _ auth.Store = (*DB)(nil)
@@ -131,6 +132,9 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 
 	db := &DB{path: path}
 	memory := path == ":memory:"
+	if !memory {
+		db.cache.wal = path + "-wal"
+	}
 
 	var err error
 	db.write, err = sql.Open("sqlite", dsn(path, o, !memory, true))
@@ -242,6 +246,9 @@ func (db *DB) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if db.closed.Load() {
 		return errClosed
 	}
+	// After the transaction ends, committed or not: no cached read
+	// answer from before it is used again (cache.go).
+	defer db.cache.invalidate()
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return err
