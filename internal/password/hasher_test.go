@@ -16,8 +16,8 @@ import (
 // fastArgon2 keeps tests quick; only tests that say so use the defaults.
 var fastArgon2 = Argon2Params{Memory: 256, Time: 2, Threads: 1}
 
-func newTestHasher(t testing.TB, cfg Config) *Hasher {
-	t.Helper()
+// fastConfig fills cfg's zero algorithm and parameters with fast ones.
+func fastConfig(cfg Config) Config {
 	if cfg.Algorithm == "" {
 		cfg.Algorithm = Argon2id
 	}
@@ -27,6 +27,12 @@ func newTestHasher(t testing.TB, cfg Config) *Hasher {
 	if cfg.Algorithm == Bcrypt && cfg.BcryptCost == 0 {
 		cfg.BcryptCost = bcrypt.MinCost
 	}
+	return cfg
+}
+
+func newTestHasher(t testing.TB, cfg Config) *Hasher {
+	t.Helper()
+	cfg = fastConfig(cfg)
 	h, err := New(cfg, AllowWeakParameters())
 	if err != nil {
 		t.Fatalf("New(%+v): %v", cfg, err)

@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
-
 	"github.com/bulwarkauth/bulwark/internal/auth"
 )
 
@@ -44,16 +42,7 @@ func newWorkerHasher(t *testing.T, cfg Config) *Hasher {
 		c.Stderr = os.Stderr
 		return c
 	}
-	if cfg.Algorithm == "" {
-		cfg.Algorithm = Argon2id
-	}
-	if cfg.Algorithm == Argon2id && cfg.Argon2 == (Argon2Params{}) {
-		cfg.Argon2 = fastArgon2
-	}
-	if cfg.Algorithm == Bcrypt && cfg.BcryptCost == 0 {
-		cfg.BcryptCost = bcrypt.MinCost
-	}
-	h, err := New(cfg, AllowWeakParameters(), WithWorker(cmd, StartLowPriority))
+	h, err := New(fastConfig(cfg), AllowWeakParameters(), WithWorker(cmd, StartLowPriority))
 	if err != nil {
 		t.Fatal(err)
 	}
