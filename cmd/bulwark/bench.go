@@ -81,6 +81,12 @@ type benchOptions struct {
 	json            bool
 	target          string
 	allowRemote     bool
+	// The scale scenario's: users of its large phase, the most users its
+	// /v1/me loads draw from, and the PostgreSQL server it creates its
+	// databases on (SQLite when empty).
+	scaleUsers       int
+	scaleSample      int
+	scaleDatabaseURL string
 }
 
 func defaultBenchOptions() benchOptions {
@@ -92,12 +98,16 @@ func defaultBenchOptions() benchOptions {
 		duration:        10 * time.Second,
 		maxTotal:        15 * time.Minute,
 		users:           100,
+		scaleUsers:      scaleDefaultUsers,
+		scaleSample:     scaleDefaultSample,
 	}
 }
 
 const benchUsage = `usage: bulwark bench [--scenario a,b,…] [--concurrency 32] [--duration 10s]
   [--users 100] [--rate N] [--requests N] [--hash-concurrency N] [--storm-clients 20]
-  [--max-total 15m] [--json] [--target URL [--allow-remote]] [--setting-name=value …]`
+  [--max-total 15m] [--json] [--target URL [--allow-remote]]
+  [--scale-users 1000000] [--scale-sample 50000] [--scale-database-url postgres://…]
+  [--setting-name=value …]`
 
 // parseBenchArgs separates bench's flags from the settings, which it
 // returns for LoadConfig.
@@ -127,7 +137,7 @@ func parseBenchArgs(args []string) (benchOptions, map[string]string, error) {
 			}
 			continue
 		case "scenario", "scenarios", "concurrency", "hash-concurrency", "storm-clients", "rate",
-			"duration", "requests", "max-total", "users", "target":
+			"duration", "requests", "max-total", "users", "target", "scale-users", "scale-sample", "scale-database-url":
 		case "help", "h":
 			return o, nil, errors.New(benchUsage)
 		default:
@@ -209,6 +219,16 @@ func (o *benchOptions) set(name, value string) error {
 		o.maxTotal, err = dur(time.Second, benchMaxTotal)
 	case "target":
 		o.target = value
+	case "scale-users":
+		o.scaleUsers, err = atoi(scaleMinUsers, scaleMaxUsers)
+	case "scale-sample":
+		o.scaleSample, err = atoi(1, scaleMaxUsers)
+	case "scale-database-url":
+		// Never echo the value: it may hold a password.
+		if !strings.HasPrefix(value, "postgres://") && !strings.HasPrefix(value, "postgresql://") {
+			err = errors.New("--scale-database-url: want a postgres:// URL (SQLite is the default)")
+		}
+		o.scaleDatabaseURL = value
 	}
 	return err
 }
@@ -235,9 +255,12 @@ func (o *benchOptions) validate() error {
 		if s := scenarioByName(name); s != nil {
 			runs += max(s.runs, 1)
 			if s.run != nil && o.target != "" {
-				errs = append(errs, fmt.Errorf("--scenario %s: needs the in-process server (it configures trusted proxies and the default limits), not --target", name))
+				errs = append(errs, fmt.Errorf("--scenario %s: starts servers of its own in-process, so it cannot measure --target", name))
 			}
 		}
+	}
+	if o.scaleDatabaseURL != "" && !slices.Contains(o.scenarios, "scale") {
+		errs = append(errs, errors.New("--scale-database-url: only the scale scenario uses it; add --scenario scale"))
 	}
 	if need := time.Duration(runs) * o.duration; need > o.maxTotal {
 		errs = append(errs, fmt.Errorf("%d runs of %s take %s, more than --max-total %s", runs, o.duration, need, o.maxTotal))
@@ -280,6 +303,7 @@ func benchScenarios() []*benchScenario {
 		{name: "refresh-storm", about: "many clients refreshing one family at once", baseline: "bare", inDefault: true, concurrency: storm, prepare: prepareRefreshStorm},
 		{name: "mixed", about: "80% me-bearer, 10% refresh, 5% login, 5% me-cookie", baseline: "bare", inDefault: true, concurrency: conc, prepare: prepareMixed},
 		{name: "flood", about: "GET /v1/me by bearer under a login flood at 10× the hash rate", concurrency: func(benchOptions) int { return floodMeClients }, run: runFlood, runs: 2},
+		{name: "scale", about: "1k vs --scale-users users and sessions: /v1/me by cookie and bearer, token login", concurrency: conc, run: runScale, runs: 6},
 	}
 }
 
@@ -469,16 +493,22 @@ func startBenchServer(ctx context.Context, getenv func(string) string, flags map
 	if cfg.LoginLimitPerIP.N == 1_000_000 {
 		adjusted = append(adjusted, "every rate limit raised to "+benchLimit)
 	}
+	where := "in " + dir
+	if cfg.DatabaseDriver == "sqlite" {
+		where = "at " + cfg.SQLitePath
+	} else if cfg.DatabaseDriver == "postgres" {
+		where = "from --database-url" // never printed: it may hold a password
+	}
 	if flood {
 		var proxies []string
 		for _, p := range cfg.TrustedProxies {
 			proxies = append(proxies, p.String())
 		}
-		fmt.Fprintf(stderr, "bench: flood server in-process in dev mode: %s database in %s, trusted proxies %s, login limits %s per IP and %s per email, email verification off, signup limit raised for seeding\n",
-			cfg.DatabaseDriver, dir, strings.Join(proxies, ","), fmtLimit(cfg.LoginLimitPerIP), fmtLimit(cfg.LoginLimitPerEmail))
+		fmt.Fprintf(stderr, "bench: flood server in-process in dev mode: %s database %s, trusted proxies %s, login limits %s per IP and %s per email, email verification off, signup limit raised for seeding\n",
+			cfg.DatabaseDriver, where, strings.Join(proxies, ","), fmtLimit(cfg.LoginLimitPerIP), fmtLimit(cfg.LoginLimitPerEmail))
 	} else {
-		fmt.Fprintf(stderr, "bench: in-process server in dev mode: %s database in %s, %s (the environment's database, mail, verification and limit settings are ignored; flags still apply)\n",
-			cfg.DatabaseDriver, dir, strings.Join(adjusted, ", "))
+		fmt.Fprintf(stderr, "bench: in-process server in dev mode: %s database %s, %s (the environment's database, mail, verification and limit settings are ignored; flags still apply)\n",
+			cfg.DatabaseDriver, where, strings.Join(adjusted, ", "))
 	}
 
 	sctx, stopServer := context.WithCancel(context.WithoutCancel(ctx))
@@ -657,6 +687,7 @@ func (b *bencher) retryBusy(ctx context.Context, f func() error) error {
 type answer struct {
 	AccessToken  string `json:"access_token"`
 	RefreshToken string `json:"refresh_token"`
+	DeviceToken  string `json:"device_token"`
 	CSRFToken    string `json:"csrf_token"`
 	Code         string `json:"code"`
 	User         *struct {
@@ -667,12 +698,13 @@ type answer struct {
 // exchange sends one request. It decodes the answer when asked to (out
 // non-nil) and always for a non-2xx answer, to read its problem code.
 func exchange(ctx context.Context, c *http.Client, method, u string, body []byte, bearer string, cookie *http.Cookie) (int, *answer, []*http.Cookie, error) {
-	return exchangeFrom(ctx, c, method, u, body, bearer, cookie, "")
+	return exchangeFrom(ctx, c, method, u, body, bearer, cookie, "", "")
 }
 
 // exchangeFrom is exchange presenting client address from in
-// X-Forwarded-For when it is not empty.
-func exchangeFrom(ctx context.Context, c *http.Client, method, u string, body []byte, bearer string, cookie *http.Cookie, from string) (int, *answer, []*http.Cookie, error) {
+// X-Forwarded-For and device token device in X-Device-Token, when they are
+// not empty.
+func exchangeFrom(ctx context.Context, c *http.Client, method, u string, body []byte, bearer string, cookie *http.Cookie, from, device string) (int, *answer, []*http.Cookie, error) {
 	var r io.Reader
 	if body != nil {
 		r = bytes.NewReader(body)
@@ -692,6 +724,9 @@ func exchangeFrom(ctx context.Context, c *http.Client, method, u string, body []
 	}
 	if from != "" {
 		req.Header.Set("X-Forwarded-For", from)
+	}
+	if device != "" {
+		req.Header.Set("X-Device-Token", device)
 	}
 	res, err := c.Do(req)
 	if err != nil {
@@ -755,14 +790,14 @@ func (b *bencher) signup(ctx context.Context, c *http.Client, email string) erro
 }
 
 func (b *bencher) passwordGrant(ctx context.Context, c *http.Client, email string) (int, *answer, error) {
-	return b.passwordGrantFrom(ctx, c, email, b.password, "")
+	return b.passwordGrantFrom(ctx, c, email, b.password, "", "")
 }
 
 // passwordGrantFrom is a password grant of any password from client
 // address from (X-Forwarded-For; none when empty).
-func (b *bencher) passwordGrantFrom(ctx context.Context, c *http.Client, email, password, from string) (int, *answer, error) {
+func (b *bencher) passwordGrantFrom(ctx context.Context, c *http.Client, email, password, from, device string) (int, *answer, error) {
 	st, a, _, err := exchangeFrom(ctx, c, http.MethodPost, b.url("/v1/token"),
-		jsonBody(map[string]string{"grant_type": "password", "email": email, "password": password}), "", nil, from)
+		jsonBody(map[string]string{"grant_type": "password", "email": email, "password": password}), "", nil, from, device)
 	if err == nil && st == http.StatusOK && (a.AccessToken == "" || a.RefreshToken == "") {
 		err = errors.New("token answer without tokens")
 	}
@@ -839,12 +874,16 @@ type benchRow struct {
 	// RSSBytes is the peak resident set size seen during the run; null
 	// when the server is not in this process.
 	RSSBytes *int64 `json:"rss_bytes"`
-	// CPU is this process's user+system CPU time during the run.
+	// CPU is this process's and its children's user+system CPU time
+	// during the run.
 	CPU   float64          `json:"cpu_s"`
 	Notes map[string]int64 `json:"notes,omitempty"`
 	// Flood is the flood scenario's report; its row is the legitimate
 	// /v1/me load under the flood.
 	Flood *floodReport `json:"flood,omitempty"`
+	// Scale is the scale scenario's report; its row is /v1/me by cookie
+	// in its large phase.
+	Scale *scaleReport `json:"scale,omitempty"`
 }
 
 type benchLatency struct {
@@ -975,9 +1014,12 @@ func (b *bencher) runBare(ctx context.Context) (benchRow, error) {
 }
 
 // runHash measures the raw hash rate: the configured hasher's Verify of a
-// correct password from GOMAXPROCS goroutines, always closed-loop.
+// correct password from --hash-concurrency goroutines (default: GOMAXPROCS
+// before any server raised it for its hashing workers), always closed-loop,
+// on the caller's goroutines at normal priority.
 func (b *bencher) runHash(ctx context.Context, cfg *Config) (benchRow, error) {
-	h, err := password.New(password.Config{Algorithm: password.Algorithm(cfg.PasswordHasher), BcryptCost: cfg.BcryptCost})
+	procs := b.opt.hashConcurrency
+	h, err := password.New(password.Config{Algorithm: password.Algorithm(cfg.PasswordHasher), BcryptCost: cfg.BcryptCost, Slots: procs})
 	if err != nil {
 		return benchRow{}, fmt.Errorf("hash baseline: %w", err)
 	}
@@ -985,8 +1027,7 @@ func (b *bencher) runHash(ctx context.Context, cfg *Config) (benchRow, error) {
 	if err != nil {
 		return benchRow{}, fmt.Errorf("hash baseline: %w", err)
 	}
-	procs := runtime.GOMAXPROCS(0)
-	return b.measure(ctx, "hash-verify", hasherName(cfg)+" Verify, GOMAXPROCS goroutines", procs, 0,
+	return b.measure(ctx, "hash-verify", hasherName(cfg)+" Verify, --hash-concurrency goroutines", procs, 0,
 		func(ctx context.Context, _ int) loadgen.Outcome {
 			ok, _, err := h.Verify(ctx, b.password, enc)
 			if err == nil && !ok {
@@ -1341,7 +1382,7 @@ func (r *benchReport) writeTable(w io.Writer) error {
 	}
 	fmt.Fprintf(w, "bulwark bench %s: %s, %s, %d users, %s per run, %s\n", r.Version, where, r.Hasher, r.Users, r.Duration, loop)
 	fmt.Fprintf(w, "machine: %s/%s, %d CPUs (GOMAXPROCS %d), %s, %s\n", r.Machine.OS, r.Machine.Arch, r.Machine.CPUs, r.Machine.GOMAXPROCS, model, r.Machine.Go)
-	fmt.Fprintf(w, "rss and cpu: this process (server, load generator and baselines when in-process)\n\n")
+	fmt.Fprintf(w, "rss and cpu: this process and its children (server and its hash worker process, load generator and baselines when in-process)\n\n")
 	table := [][]string{{"scenario", "conc", "req/s", "ratio", "p50", "p95", "p99", "max", "rss", "cpu", "errors"}}
 	for i, row := range slices.Concat(r.Baselines, r.Scenarios) {
 		ratio := "baseline"
@@ -1373,6 +1414,9 @@ func (r *benchReport) writeTable(w io.Writer) error {
 		}
 		if row.Flood != nil {
 			row.Flood.writeLines(w)
+		}
+		if row.Scale != nil {
+			row.Scale.writeLines(w)
 		}
 	}
 	return nil
@@ -1557,6 +1601,11 @@ func latencyOf(s loadgen.Summary) benchLatency {
 // floodUser is a legitimate user of the flood scenario.
 type floodUser struct {
 	email, ip, access string
+	// device is the device token of the user's seeding login: as a real
+	// client keeps it, the user's later logins send it (X-Device-Token),
+	// which exempts them from the lockout and puts their hash ahead of the
+	// flood's.
+	device string
 }
 
 // floodAttackAddr is the client address of attempt i.
@@ -1617,11 +1666,11 @@ func runFlood(ctx context.Context, b *bencher, baselines map[string]float64) (be
 		}
 		u := legit[i]
 		return fb.retryBusy(ctx, func() error {
-			st, a, err := fb.passwordGrantFrom(ctx, c, u.email, fb.password, u.ip)
+			st, a, err := fb.passwordGrantFrom(ctx, c, u.email, fb.password, u.ip, "")
 			if err != nil || st != http.StatusOK {
 				return statusErr("token login "+u.email, st, a, err)
 			}
-			u.access = a.AccessToken
+			u.access, u.device = a.AccessToken, a.DeviceToken
 			return nil
 		})
 	})
@@ -1682,7 +1731,7 @@ func (b *bencher) floodPhase(ctx context.Context, name string, legit []*floodUse
 	defer meClient.CloseIdleConnections()
 	doMe := func(ctx context.Context, w int) loadgen.Outcome {
 		u := legit[w%len(legit)]
-		st, a, _, err := exchangeFrom(ctx, meClient, http.MethodGet, me, nil, u.access, nil, u.ip)
+		st, a, _, err := exchangeFrom(ctx, meClient, http.MethodGet, me, nil, u.access, nil, u.ip, "")
 		return outcome(st, a, err)
 	}
 	loginClient := loadgen.NewClient(floodLoginSlots, false)
@@ -1690,7 +1739,7 @@ func (b *bencher) floodPhase(ctx context.Context, name string, legit []*floodUse
 	var logins atomic.Int64
 	doLogin := func(ctx context.Context, _ int) loadgen.Outcome {
 		u := legit[int(logins.Add(1)-1)%len(legit)]
-		return outcome(b.passwordGrantFrom(ctx, loginClient, u.email, b.password, u.ip))
+		return outcome(b.passwordGrantFrom(ctx, loginClient, u.email, b.password, u.ip, u.device))
 	}
 	attackClient := loadgen.NewClient(floodAttackSlots, false)
 	defer attackClient.CloseIdleConnections()
@@ -1704,7 +1753,7 @@ func (b *bencher) floodPhase(ctx context.Context, name string, legit []*floodUse
 		} else {
 			email = b.email("nobody", (i/2)%floodUnknownEmails)
 		}
-		st, a, err := b.passwordGrantFrom(ctx, attackClient, email, wrong, floodAttackAddr(i))
+		st, a, err := b.passwordGrantFrom(ctx, attackClient, email, wrong, floodAttackAddr(i), "")
 		o := outcome(st, a, err)
 		if st >= 200 && st < 300 {
 			o.Err = fmt.Errorf("an attacker was answered %d", st)
@@ -1820,7 +1869,7 @@ func (r *floodReport) writeLines(w io.Writer) {
 	if r.PeakRSSBytes != nil {
 		rss = fmt.Sprintf("%d MiB", *r.PeakRSSBytes>>20)
 	}
-	fmt.Fprintf(w, "flood: peak RSS during the flood %s (this process: both servers and the load generator), cpu %.1fs (idle phase %.1fs)\n", rss, fl.CPU, idle.CPU)
+	fmt.Fprintf(w, "flood: peak RSS during the flood %s (this process and its children: both servers, their hash workers and the load generator), cpu %.1fs (idle phase %.1fs)\n", rss, fl.CPU, idle.CPU)
 }
 
 // fmtStatuses prints error counts as "key:n …", or "-" when none.

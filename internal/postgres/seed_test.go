@@ -1,0 +1,11 @@
+package postgres_test
+
+import (
+	"testing"
+
+	"github.com/bulwarkauth/bulwark/internal/storetest"
+)
+
+func TestBenchSeed(t *testing.T) {
+	storetest.BenchSeed(t, func(t *testing.T) storetest.Seeder { return openFresh(t) })
+}
