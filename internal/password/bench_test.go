@@ -41,3 +41,34 @@ func BenchmarkPolicyCheck(b *testing.B) {
 		}
 	}
 }
+
+// benchmarkVerifyParallel verifies at the default parameters from as many
+// goroutines as slots (GOMAXPROCS), in this process or in a worker process:
+// the two figures compare what the worker's pipe and process cost.
+func benchmarkVerifyParallel(b *testing.B, worker bool) {
+	var h *Hasher
+	if worker {
+		h = newWorkerHasherParams(b, Config{Argon2: DefaultArgon2()})
+	} else {
+		var err error
+		if h, err = New(Config{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	enc, err := h.Hash(ctx, "correct horse battery staple")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if ok, _, err := h.Verify(ctx, "correct horse battery staple", enc); err != nil || !ok {
+				b.Fatal(ok, err)
+			}
+		}
+	})
+}
+
+func BenchmarkVerifyParallelInline(b *testing.B) { benchmarkVerifyParallel(b, false) }
+func BenchmarkVerifyParallelWorker(b *testing.B) { benchmarkVerifyParallel(b, true) }

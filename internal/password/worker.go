@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -86,6 +87,14 @@ func ServeWorker(ctx context.Context, r io.Reader, w io.Writer) error {
 	}
 	lowerGroupPriority(first.Nice)
 	cfg := first.Config
+	// One P per slot, and one more for the goroutines that read requests
+	// and write replies: with only the slots' Ps, a request that arrives
+	// while every P runs argon2id waits for a hash to end or for the
+	// scheduler's 10 ms preemption (measured: verification throughput 25 %
+	// under the in-process one; with the extra P, about 10 %).
+	if cfg.Slots > 0 {
+		runtime.GOMAXPROCS(cfg.Slots + 1)
+	}
 	// The parent admits and queues; here every request it sends runs as
 	// soon as a slot is free.
 	cfg.MaxQueue, cfg.MaxWait = 1<<20, time.Hour

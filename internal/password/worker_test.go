@@ -32,6 +32,12 @@ func TestMain(m *testing.M) {
 // test binary), started by StartLowPriority.
 func newWorkerHasher(t *testing.T, cfg Config) *Hasher {
 	t.Helper()
+	return newWorkerHasherParams(t, fastConfig(cfg))
+}
+
+// newWorkerHasherParams is newWorkerHasher with cfg's parameters as given.
+func newWorkerHasherParams(t testing.TB, cfg Config) *Hasher {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -42,7 +48,7 @@ func newWorkerHasher(t *testing.T, cfg Config) *Hasher {
 		c.Stderr = os.Stderr
 		return c
 	}
-	h, err := New(fastConfig(cfg), AllowWeakParameters(), WithWorker(cmd, StartLowPriority))
+	h, err := New(cfg, AllowWeakParameters(), WithWorker(cmd, StartLowPriority))
 	if err != nil {
 		t.Fatal(err)
 	}
