@@ -59,3 +59,28 @@ func TestCacheSeesWritesFromOutside(t *testing.T) {
 		t.Fatalf("UserForAccess after an outside deny: denied=%v err=%v, want denied at once", denied, err)
 	}
 }
+
+// A write query is parsed once: after its first transaction it is
+// prepared, and later transactions reuse the statement (the same answers).
+func TestWriteStatementsArePrepared(t *testing.T) {
+	ctx := context.Background()
+	db := openTemp(t)
+	now := time.Now().UTC().Truncate(time.Second)
+	for i := range 3 {
+		lock, err := db.RecordLoginFailure(ctx, "prep@example.com", now, 10, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lock.Failures != i+1 {
+			t.Fatalf("failure %d recorded as %d", i+1, lock.Failures)
+		}
+	}
+	if db.WriteStmts() == 0 {
+		t.Fatal("no write statement was prepared after three transactions of the same query")
+	}
+	// Reads in read transactions are not handed the write pool's
+	// statements (Tx.Stmt would refuse them).
+	if lock, err := db.LoginLockout(ctx, "prep@example.com"); err != nil || lock.Failures != 3 {
+		t.Fatalf("LoginLockout = %+v, %v; want 3 failures", lock, err)
+	}
+}

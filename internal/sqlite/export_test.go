@@ -24,3 +24,6 @@ func (db *DB) PragmaForTest(ctx context.Context, name string) (string, error) {
 
 // CacheHits is how many reads the read cache answered.
 func (db *DB) CacheHits() uint64 { return db.cache.hits.Load() }
+
+// WriteStmts is how many write statements are prepared.
+func (db *DB) WriteStmts() int64 { return db.writeStmtCount.Load() }

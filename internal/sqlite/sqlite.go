@@ -77,7 +77,13 @@ type DB struct {
 	closed atomic.Bool
 
 	readStmts sync.Map // query text → *sql.Stmt on the read pool (stmt.go)
-	cache     readCache
+	// writeStmts: query text → *sql.Stmt on the write pool, prepared
+	// between transactions from pendingWrites (stmt.go).
+	writeStmts     sync.Map
+	writeStmtCount atomic.Int64
+	pendingWrites  sync.Map
+	writing        atomic.Pointer[sql.Tx] // the write transaction in progress
+	cache          readCache
 }
 
 var _ auth.Store = (*DB)(nil)
@@ -249,11 +255,15 @@ func (db *DB) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	// After the transaction ends, committed or not: no cached read
 	// answer from before it is used again (cache.go).
 	defer db.cache.invalidate()
+	db.preparePending(ctx)
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
+	// One write transaction at a time (one connection): this is it.
+	db.writing.Store(tx)
+	defer db.writing.Store(nil)
 	if err := fn(tx); err != nil {
 		return err
 	}
