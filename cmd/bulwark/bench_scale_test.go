@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"os"
 	"regexp"
 	"strings"
@@ -19,20 +18,9 @@ import (
 // sampled by the /v1/me loads, and checks its report.
 func testScale(t *testing.T, database string, extra ...string) (stderr string) {
 	t.Helper()
-	start := time.Now()
-	args := append([]string{"--json", "--scenario", "scale", "--scale-users", "2000", "--scale-sample", "1500", "--duration", "300ms",
+	args := append([]string{"--scenario", "scale", "--scale-users", "2000", "--scale-sample", "1500", "--duration", "300ms",
 		"--concurrency", "4"}, extra...)
-	stdout, stderr, err := runBench(t, nil, args...)
-	if err != nil {
-		t.Fatalf("bench: %v\nstderr:\n%s", err, stderr)
-	}
-	t.Logf("took %s", time.Since(start))
-	var rep benchReport
-	dec := json.NewDecoder(strings.NewReader(stdout))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&rep); err != nil {
-		t.Fatalf("--json output does not parse: %v\n%s", err, stdout)
-	}
+	rep, stderr := runBenchJSON(t, args...)
 	if len(rep.Scenarios) != 1 || rep.Scenarios[0].Scale == nil {
 		t.Fatalf("scenarios %+v, want one scale row with its report", rep.Scenarios)
 	}

@@ -90,18 +90,27 @@ func TestBenchShortRunReportsEveryScenario(t *testing.T) {
 	}
 }
 
-func TestBenchJSON(t *testing.T) {
-	stdout, stderr, err := runBench(t, nil, "--json", "--duration", "200ms", "--users", "2",
-		"--concurrency", "2", "--scenario", "me-bearer,login,refresh-storm", "--storm-clients", "3")
+// runBenchJSON runs `bulwark bench --json args…` and decodes its report,
+// refusing unknown fields.
+func runBenchJSON(t *testing.T, args ...string) (rep benchReport, stderr string) {
+	t.Helper()
+	start := time.Now()
+	stdout, stderr, err := runBench(t, nil, append([]string{"--json"}, args...)...)
 	if err != nil {
 		t.Fatalf("bench: %v\nstderr:\n%s", err, stderr)
 	}
-	var rep benchReport
+	t.Logf("took %s", time.Since(start))
 	dec := json.NewDecoder(strings.NewReader(stdout))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&rep); err != nil {
 		t.Fatalf("--json output does not parse: %v\n%s", err, stdout)
 	}
+	return rep, stderr
+}
+
+func TestBenchJSON(t *testing.T) {
+	rep, _ := runBenchJSON(t, "--duration", "200ms", "--users", "2",
+		"--concurrency", "2", "--scenario", "me-bearer,login,refresh-storm", "--storm-clients", "3")
 	if len(rep.Baselines) != 2 || rep.Baselines[0].Name != "bare-handler" || rep.Baselines[1].Name != "hash-verify" {
 		t.Fatalf("baselines = %+v", rep.Baselines)
 	}
@@ -228,18 +237,7 @@ func TestListenWatcher(t *testing.T) {
 // TestBenchFlood runs the flood scenario briefly: its own server with the
 // default login limits, an idle phase and a flood phase.
 func TestBenchFlood(t *testing.T) {
-	start := time.Now()
-	stdout, stderr, err := runBench(t, nil, "--json", "--scenario", "flood", "--duration", "1s", "--users", "4")
-	if err != nil {
-		t.Fatalf("bench: %v\nstderr:\n%s", err, stderr)
-	}
-	t.Logf("took %s", time.Since(start))
-	var rep benchReport
-	dec := json.NewDecoder(strings.NewReader(stdout))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&rep); err != nil {
-		t.Fatalf("--json output does not parse: %v\n%s", err, stdout)
-	}
+	rep, stderr := runBenchJSON(t, "--scenario", "flood", "--duration", "1s", "--users", "4")
 	if len(rep.Scenarios) != 1 || rep.Scenarios[0].Flood == nil {
 		t.Fatalf("scenarios %+v, want one flood row with its report", rep.Scenarios)
 	}
