@@ -930,38 +930,10 @@ func (b *bencher) measure(ctx context.Context, name, about string, workers int, 
 	return row, ctx.Err()
 }
 
-// startRSSSampler samples the process's resident set size every 200 ms
-// until the returned function is called; that returns the peak seen (0
-// where RSS is unknown).
-func startRSSSampler() (stop func() int64) {
-	var peak atomic.Int64
-	sample := func() {
-		if rss, ok := loadgen.RSS(); ok && rss > peak.Load() {
-			peak.Store(rss)
-		}
-	}
-	sample()
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		t := time.NewTicker(200 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				sample()
-			}
-		}
-	})
-	return func() int64 {
-		close(done)
-		wg.Wait()
-		sample()
-		return peak.Load()
-	}
-}
+// startRSSSampler samples the resident set size of this process and its
+// children every 200 ms until the returned function is called; that
+// returns the peak seen (0 where RSS is unknown).
+func startRSSSampler() (stop func() int64) { return loadgen.SampleRSS(200 * time.Millisecond) }
 
 // progress writes the progress line: rewritten in place on a terminal, one
 // line a second otherwise.

@@ -330,17 +330,25 @@ func startProgress(p Plan, rec *recorder, start time.Time) (stop func()) {
 	if p.Progress == nil {
 		return func() {}
 	}
+	return every(p.ProgressEvery, func() {
+		p.Progress(Progress{Elapsed: time.Since(start), Requests: rec.requests.Load(), Errors: rec.failed.Load()})
+	})
+}
+
+// every calls f every d from a goroutine of its own until stop is called;
+// stop returns once f no longer runs.
+func every(d time.Duration, f func()) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		t := time.NewTicker(p.ProgressEvery)
+		t := time.NewTicker(d)
 		defer t.Stop()
 		for {
 			select {
 			case <-done:
 				return
 			case <-t.C:
-				p.Progress(Progress{Elapsed: time.Since(start), Requests: rec.requests.Load(), Errors: rec.failed.Load()})
+				f()
 			}
 		}
 	})

@@ -445,3 +445,16 @@ func TestUsageCountsChildren(t *testing.T) {
 		t.Fatal("children() found no child")
 	}
 }
+
+// SampleRSS reports a peak at least as large as any RSS read while it ran.
+func TestSampleRSS(t *testing.T) {
+	now, ok := RSS()
+	if !ok {
+		t.Skip("no VmRSS")
+	}
+	stop := SampleRSS(time.Millisecond)
+	time.Sleep(10 * time.Millisecond)
+	if peak := stop(); peak < now/2 {
+		t.Fatalf("peak %d, but RSS was %d before sampling", peak, now)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -29,6 +30,25 @@ func RSS() (bytes int64, ok bool) {
 		}
 	}
 	return total, true
+}
+
+// SampleRSS samples RSS every interval until the returned function is
+// called; that returns the peak seen, including a last sample (0 where RSS
+// is unknown).
+func SampleRSS(interval time.Duration) (stop func() int64) {
+	var peak atomic.Int64
+	sample := func() {
+		if rss, ok := RSS(); ok && rss > peak.Load() {
+			peak.Store(rss)
+		}
+	}
+	sample()
+	stopTicks := every(interval, sample)
+	return func() int64 {
+		stopTicks()
+		sample()
+		return peak.Load()
+	}
 }
 
 // children lists the process ids of this process's children, from the

@@ -354,22 +354,5 @@ func TestRedisGoesAwayAndComesBack(t *testing.T) {
 }
 
 func BenchmarkAllowParallel(b *testing.B) {
-	c := openTest(b, randomPrefix(b))
-	l := c.Limiter()
-	limit := auth.Limit{N: 1 << 20, Per: time.Minute}
-	keys := make([]string, 4096)
-	for i := range keys {
-		keys[i] = "login_ip:" + strconv.Itoa(i)
-	}
-	var seq atomic.Int64
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		i := int(seq.Add(1)) * 7919
-		for pb.Next() {
-			if _, _, err := l.Allow(context.Background(), keys[i%len(keys)], limit); err != nil {
-				b.Fatal(err)
-			}
-			i++
-		}
-	})
+	limitertest.BenchmarkAllowParallel(b, openTest(b, randomPrefix(b)).Limiter())
 }
