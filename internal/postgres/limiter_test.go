@@ -8,7 +8,6 @@ import (
 
 	"github.com/bulwarkauth/bulwark/internal/auth"
 	"github.com/bulwarkauth/bulwark/internal/limitertest"
-	"github.com/bulwarkauth/bulwark/internal/postgres"
 )
 
 func TestLimiterConformance(t *testing.T) {
@@ -21,15 +20,7 @@ func TestLimiterConformance(t *testing.T) {
 // share one budget, exactly, under concurrency.
 func TestLimiterSharedAcrossPools(t *testing.T) {
 	_, dbURL := newSchema(t)
-	open := func() *postgres.DB {
-		db, err := postgres.Open(t.Context(), dbURL, postgres.AutoMigrate(true), postgres.MaxConns(8))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		return db
-	}
-	a, b := open().Limiter(), open().Limiter()
+	a, b := openOn(t, dbURL).Limiter(), openOn(t, dbURL).Limiter()
 	limit := auth.Limit{N: 50, Per: time.Minute}
 	var allowed atomic.Int64
 	var wg sync.WaitGroup

@@ -89,6 +89,13 @@ func admin(t testing.TB, dbURL, sql string, args ...any) {
 func openFresh(t testing.TB, opts ...postgres.Option) *postgres.DB {
 	t.Helper()
 	_, dbURL := newSchema(t)
+	return openOn(t, dbURL, opts...)
+}
+
+// openOn opens a migrated store on dbURL (8 connections unless opts say
+// otherwise), closed when the test ends.
+func openOn(t testing.TB, dbURL string, opts ...postgres.Option) *postgres.DB {
+	t.Helper()
 	db, err := postgres.Open(context.Background(), dbURL, append([]postgres.Option{postgres.AutoMigrate(true), postgres.MaxConns(8)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
@@ -354,11 +361,7 @@ func TestUnreachable(t *testing.T) {
 func TestServerDropsConnections(t *testing.T) {
 	ctx := t.Context()
 	schema, dbURL := newSchema(t)
-	db, err := postgres.Open(ctx, dbURL, postgres.AutoMigrate(true), postgres.MaxConns(4))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openOn(t, dbURL, postgres.MaxConns(4))
 	now := time.Date(2026, 3, 14, 9, 0, 0, 0, time.UTC)
 	if err := db.CreateUser(ctx, &auth.User{ID: "u", Email: "u@example.com", CreatedAt: now}); err != nil {
 		t.Fatal(err)
@@ -390,16 +393,8 @@ func TestServerDropsConnections(t *testing.T) {
 func TestTwoPools(t *testing.T) {
 	ctx := t.Context()
 	_, dbURL := newSchema(t)
-	a, err := postgres.Open(ctx, dbURL, postgres.AutoMigrate(true), postgres.MaxConns(6))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := postgres.Open(ctx, dbURL, postgres.AutoMigrate(true), postgres.MaxConns(6))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	a := openOn(t, dbURL, postgres.MaxConns(6))
+	b := openOn(t, dbURL, postgres.MaxConns(6))
 
 	now := time.Date(2026, 3, 14, 9, 0, 0, 0, time.UTC)
 	if err := a.CreateUser(ctx, &auth.User{ID: "u", Email: "u@example.com", CreatedAt: now}); err != nil {
