@@ -120,7 +120,9 @@ func TestKillDuringTrafficLosesNothing(t *testing.T) {
 	failures := 0
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	for i := range chains {
+	// writer repeats step until stop is closed or step reports a write
+	// that was not acknowledged (the server is gone).
+	writer := func(step func() (acked bool)) {
 		wg.Go(func() {
 			for {
 				select {
@@ -128,51 +130,47 @@ func TestKillDuringTrafficLosesNothing(t *testing.T) {
 					return
 				default:
 				}
-				s, m := p.post("/v1/token", map[string]string{"grant_type": "refresh_token", "refresh_token": acked[i]})
-				if s != 200 {
+				if !step() {
 					return
 				}
-				mu.Lock()
-				acked[i] = m["refresh_token"].(string)
-				mu.Unlock()
 			}
 		})
 	}
-	wg.Go(func() {
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			s, m := p.post("/v1/token", map[string]string{"grant_type": "password", "email": "kill0@example.com", "password": strongPW})
+	for i := range chains {
+		writer(func() bool {
+			s, m := p.post("/v1/token", map[string]string{"grant_type": "refresh_token", "refresh_token": acked[i]})
 			if s != 200 {
-				return
-			}
-			at := m["access_token"].(string)
-			if s, _ := p.post("/v1/token/revoke", map[string]string{"token": at}); s != 200 {
-				return
+				return false
 			}
 			mu.Lock()
-			revoked = append(revoked, at)
+			acked[i] = m["refresh_token"].(string)
 			mu.Unlock()
+			return true
+		})
+	}
+	writer(func() bool {
+		s, m := p.post("/v1/token", map[string]string{"grant_type": "password", "email": "kill0@example.com", "password": strongPW})
+		if s != 200 {
+			return false
 		}
+		at := m["access_token"].(string)
+		if s, _ := p.post("/v1/token/revoke", map[string]string{"token": at}); s != 200 {
+			return false
+		}
+		mu.Lock()
+		revoked = append(revoked, at)
+		mu.Unlock()
+		return true
 	})
-	wg.Go(func() {
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			s, _ := p.post("/v1/session", map[string]string{"email": "locked@example.com", "password": "a wrong password"})
-			if s != 401 {
-				return
-			}
-			mu.Lock()
-			failures++
-			mu.Unlock()
+	writer(func() bool {
+		s, _ := p.post("/v1/session", map[string]string{"email": "locked@example.com", "password": "a wrong password"})
+		if s != 401 {
+			return false
 		}
+		mu.Lock()
+		failures++
+		mu.Unlock()
+		return true
 	})
 	// Kill mid-stream, once every kind of write has been acknowledged at
 	// least once (a loaded CI machine may need longer than a quiet one).
