@@ -5,11 +5,10 @@
 #
 #   scripts/govulncheck.sh [govulncheck arguments]     (default: ./...)
 #
-# Exit status: 1 if the code calls a vulnerable function of a third-party
-# module; 0 otherwise. Vulnerabilities of the Go standard library are printed
-# as WARNING lines with the Go release that fixes them, and do not fail.
-# Anything else going wrong (no database, a package that does not build)
-# exits non-zero too.
+# Exit status: 1 on any finding, the Go standard library included (move
+# go.mod's toolchain line to the Go release the report names); 0 when there
+# is none. Anything else going wrong (no database, a package that does not
+# build) exits non-zero too.
 #
 # Environment:
 #   BULWARK_VULNDB_VERSION  golang.org/x/vulndb version (the pinned one below);

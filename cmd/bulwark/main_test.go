@@ -313,16 +313,22 @@ func TestProductionOverTLS(t *testing.T) {
 		"BULWARK_TLS_KEY":            keyFile,
 		"BULWARK_EMAIL_VERIFICATION": "off",
 	}, "serve")
-	srv.client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "localhost"}}
-	// HTTP/1.1 only, even when a client offers h2 (see serve.go).
-	srv.client.Transport.(*http.Transport).ForceAttemptHTTP2 = true
-	res, err := srv.client.Get(srv.url + "/healthz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.ProtoMajor != 1 {
-		t.Fatalf("served %s, want HTTP/1.1", res.Proto)
+	// A client that offers only HTTP/1.1 gets it; one that offers h2 by
+	// ALPN gets HTTP/2 (see serve.go), and the rest of the test runs on it.
+	for _, h2 := range []bool{false, true} {
+		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "localhost"}}
+		tr.Protocols = new(http.Protocols)
+		tr.Protocols.SetHTTP1(true)
+		tr.Protocols.SetHTTP2(h2)
+		srv.client.Transport = tr
+		res, err := srv.client.Get(srv.url + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if want := map[bool]int{false: 1, true: 2}[h2]; res.ProtoMajor != want {
+			t.Fatalf("client offering h2=%v was served %s, want HTTP/%d", h2, res.Proto, want)
+		}
 	}
 	r := srv.expect(srv.call("GET", "/healthz", nil), 200)
 	if r.header.Get("Strict-Transport-Security") != "max-age=63072000; includeSubDomains" {

@@ -9,9 +9,9 @@
 //	vulncheck build -vulns DIR -out DIR [-gzip]
 //	    index a folder of OSV JSON files into a v1 database.
 //	vulncheck report < govulncheck.json
-//	    print the findings of `govulncheck -format json`; exit 1 if code
-//	    calls a vulnerable symbol of a third-party module, 0 otherwise
-//	    (standard-library findings are warnings), 2 on bad input.
+//	    print the findings of `govulncheck -format json`; exit 1 on any
+//	    finding (standard library included), 0 when there is none, 2 on
+//	    bad input.
 //
 // It uses the standard library only.
 package main

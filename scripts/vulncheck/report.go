@@ -214,8 +214,10 @@ func goReleasesFixingAll(goRanges map[string][]osvRange, ids []string, current s
 }
 
 // report prints govulncheck's findings by kind and returns the exit code:
-// 1 if the code calls a vulnerable symbol of a module other than the
-// standard library, 2 if the input is not govulncheck output, 0 otherwise.
+// 1 if there is any finding at all (a vulnerable module required, a package
+// imported or a function called, the standard library included: a
+// standard-library finding is fixed by moving go.mod's toolchain line), 2 if
+// the input is not govulncheck output, 0 otherwise.
 func report(r io.Reader, w io.Writer) int {
 	dec := json.NewDecoder(r)
 	summaries := map[string]string{}
@@ -321,13 +323,13 @@ func report(r io.Reader, w io.Writer) int {
 			if later := laterFixes(goRanges[v.id], v.fixed); len(later) > 0 {
 				fix += " (also " + strings.Join(later, ", ") + ")"
 			}
-			fmt.Fprintf(w, "WARNING %s Go standard library %s, %s, %s: %s\n", v.id, goRelease(v.version), levelWord[v.level], fix, summary)
+			fmt.Fprintf(w, "FAIL    %s Go standard library %s, %s, %s: %s\n", v.id, goRelease(v.version), levelWord[v.level], fix, summary)
 			if v.example != "" {
 				fmt.Fprintf(w, "        %s\n", v.example)
 			}
 		default:
 			otherNotCalled++
-			fmt.Fprintf(w, "note    %s %s@%s, %s but not called, %s: %s\n", v.id, v.module, v.version, levelWord[v.level], fixText(*v), summary)
+			fmt.Fprintf(w, "FAIL    %s %s@%s, %s but not called, %s: %s\n", v.id, v.module, v.version, levelWord[v.level], fixText(*v), summary)
 		}
 	}
 
@@ -341,12 +343,17 @@ func report(r io.Reader, w io.Writer) int {
 			// No OSV ranges to check other release lines with.
 			fix = "upgrade to " + goRelease(goMaxFixed) + " or later"
 		}
-		fmt.Fprintf(w, "WARNING go%s has %d known vulnerabilities (%d called): %s. This does not fail the check.\n", goVersion, len(goIDs), goCalled, fix)
+		fmt.Fprintf(w, "FAIL: go%s has %d known vulnerabilities (%d called): %s; move go.mod's toolchain line there\n", goVersion, len(goIDs), goCalled, fix)
 	}
 	if failed > 0 {
 		fmt.Fprintf(w, "FAIL: the code calls %d vulnerable third-party function(s): upgrade the module(s) above\n", failed)
+	}
+	if otherNotCalled > 0 {
+		fmt.Fprintf(w, "FAIL: %d vulnerable third-party module(s) required but not called: upgrade them\n", otherNotCalled)
+	}
+	if len(list) > 0 {
 		return 1
 	}
-	fmt.Fprintln(w, "OK: no called vulnerability in a third-party module")
+	fmt.Fprintln(w, "OK: no known vulnerability in the standard library or any module")
 	return 0
 }

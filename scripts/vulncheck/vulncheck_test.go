@@ -179,17 +179,18 @@ func TestReport(t *testing.T) {
 	}
 	for _, want := range []string{
 		"FAIL    GO-1 golang.org/x/text@v0.3.5, CALLED, fixed in golang.org/x/text@v0.3.7: third-party, called\n        example.com/app.main -> golang.org/x/text/language.Parse\n",
-		"WARNING GO-2 Go standard library go1.26.8, CALLED, fixed in go1.26.9 (also go1.27.2): stdlib, called\n        example.com/app.main -> net/http.ListenAndServe\n",
-		"WARNING GO-3 Go standard library go1.26.8, required, fixed in go1.26.10 (also go1.27.3): stdlib, required\n",
-		"note    GO-4 example.com/lib@v1.0.0, imported but not called, no fix released yet: third-party, imported\n",
-		"WARNING go1.26.8 has 2 known vulnerabilities (1 called): the first releases that fix all of them: go1.26.10, go1.27.3.",
+		"FAIL    GO-2 Go standard library go1.26.8, CALLED, fixed in go1.26.9 (also go1.27.2): stdlib, called\n        example.com/app.main -> net/http.ListenAndServe\n",
+		"FAIL    GO-3 Go standard library go1.26.8, required, fixed in go1.26.10 (also go1.27.3): stdlib, required\n",
+		"FAIL    GO-4 example.com/lib@v1.0.0, imported but not called, no fix released yet: third-party, imported\n",
+		"FAIL: go1.26.8 has 2 known vulnerabilities (1 called): the first releases that fix all of them: go1.26.10, go1.27.3; move go.mod's toolchain line there\n",
+		"FAIL: 1 vulnerable third-party module(s) required but not called: upgrade them\n",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
 		}
 	}
 
-	// Standard-library findings alone only warn.
+	// Standard-library findings alone fail too: the toolchain line fixes them.
 	var onlyGo bytes.Buffer
 	for _, line := range strings.SplitAfter(in.String(), "\n") {
 		if !strings.Contains(line, `"GO-1"`) {
@@ -197,8 +198,20 @@ func TestReport(t *testing.T) {
 		}
 	}
 	out.Reset()
-	if code := report(&onlyGo, &out); code != 0 {
-		t.Errorf("stdlib-only findings: exit code %d, want 0\n%s", code, out.String())
+	if code := report(&onlyGo, &out); code != 1 {
+		t.Errorf("stdlib-only findings: exit code %d, want 1\n%s", code, out.String())
+	}
+
+	// No finding at all passes.
+	var none bytes.Buffer
+	for _, line := range strings.SplitAfter(in.String(), "\n") {
+		if !strings.Contains(line, `"finding"`) {
+			none.WriteString(line)
+		}
+	}
+	out.Reset()
+	if code := report(&none, &out); code != 0 || !strings.Contains(out.String(), "OK: no known vulnerability") {
+		t.Errorf("no findings: exit code %d, want 0\n%s", code, out.String())
 	}
 
 	if code := report(strings.NewReader(""), &out); code != 2 {
