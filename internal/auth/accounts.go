@@ -88,6 +88,14 @@ type SignupResult struct {
 // Signup creates an account. With verification required it answers the same
 // for a new and an existing email, spends the same hashing time on both, and
 // mails the existing owner instead.
+//
+// Sign-up and verification rule: every signup of an unverified address mails
+// a fresh verification link that carries the hash of the password chosen by
+// THAT signup; a signup never changes the stored password of an existing
+// account. Verifying puts the password of the signup whose link was clicked
+// in force and voids every other verification link of the address, so an
+// address can never be verified into a password chosen by somebody else
+// ("pre-hijacking", Sudhodanan and Paverd 2022; ASVS 6.3.8).
 func (s *Service) Signup(ctx context.Context, cl Client, rawEmail, password string) (*SignupResult, error) {
 	email, ok := NormalizeEmail(rawEmail)
 	if !ok {
@@ -132,7 +140,7 @@ func (s *Service) Signup(ctx context.Context, cl Client, rawEmail, password stri
 	if !s.cfg.RequireVerification {
 		return &SignupResult{User: u}, nil
 	}
-	if err := s.sendVerification(ctx, u); err != nil {
+	if err := s.sendVerification(ctx, u, hash); err != nil {
 		return nil, err
 	}
 	return &SignupResult{}, nil
@@ -142,9 +150,12 @@ func (s *Service) signupExisting(ctx context.Context, cl Client, u *User, pw str
 	if !s.cfg.RequireVerification {
 		return nil, &Error{Code: CodeEmailTaken, Message: "An account with this email already exists."}
 	}
+	// Hash the password as a new account would: the same cost, and the
+	// hash a fresh verification link of an unverified account carries.
+	hash := ""
 	if pw != "" {
-		// Spend the hashing time a new account would have cost.
-		if err := s.hasher.VerifyDummy(ctx, pw); err != nil {
+		var err error
+		if hash, err = s.hasher.Hash(ctx, pw); err != nil {
 			return nil, hashErr(err)
 		}
 	}
@@ -158,11 +169,19 @@ func (s *Service) signupExisting(ctx context.Context, cl Client, u *User, pw str
 	if !ok {
 		return &SignupResult{}, nil
 	}
-	if !u.EmailVerified {
-		// The owner may have lost the first mail: send a fresh link.
-		if err := s.sendVerification(ctx, u); err != nil {
+	if !u.EmailVerified && !u.Disabled {
+		// A fresh link carrying THIS signup's password; the stored
+		// password stays as it is until a link is clicked.
+		if hash == "" {
+			// Lost the creation race: the winner's link is on its way.
+			return &SignupResult{}, nil
+		}
+		if err := s.sendVerification(ctx, u, hash); err != nil {
 			return nil, err
 		}
+		return &SignupResult{}, nil
+	}
+	if !u.EmailVerified {
 		return &SignupResult{}, nil
 	}
 	err = s.queueMail(ctx, u.Email, "already_registered", map[string]string{
@@ -175,10 +194,11 @@ func (s *Service) signupExisting(ctx context.Context, cl Client, u *User, pw str
 	return &SignupResult{}, nil
 }
 
-// sendVerification issues a verification token (superseding older ones) and
+// sendVerification issues a verification token carrying passwordHash (the
+// password that verifying it puts in force), superseding older ones, and
 // queues the mail.
-func (s *Service) sendVerification(ctx context.Context, u *User) error {
-	tok, err := s.issueOneTime(ctx, u.ID, KindVerifyEmail, s.cfg.VerifyTTL)
+func (s *Service) sendVerification(ctx context.Context, u *User, passwordHash string) error {
+	tok, err := s.issueOneTimeWithPassword(ctx, u.ID, KindVerifyEmail, s.cfg.VerifyTTL, passwordHash)
 	if err != nil {
 		return err
 	}
@@ -186,19 +206,29 @@ func (s *Service) sendVerification(ctx context.Context, u *User) error {
 }
 
 func (s *Service) issueOneTime(ctx context.Context, userID string, kind OneTimeKind, ttl time.Duration) (Secret, error) {
+	return s.issueOneTimeWithPassword(ctx, userID, kind, ttl, "")
+}
+
+func (s *Service) issueOneTimeWithPassword(ctx context.Context, userID string, kind OneTimeKind, ttl time.Duration, passwordHash string) (Secret, error) {
 	tok, err := newToken(s.rand)
 	if err != nil {
 		return "", storeErr("issue token", err)
 	}
 	now := s.now().UTC()
-	t := &OneTimeToken{Hash: HashToken(tok.Reveal()), Kind: kind, UserID: userID, CreatedAt: now, ExpiresAt: now.Add(ttl)}
+	t := &OneTimeToken{Hash: HashToken(tok.Reveal()), Kind: kind, UserID: userID, CreatedAt: now, ExpiresAt: now.Add(ttl), PasswordHash: passwordHash}
 	if err := s.store.CreateOneTimeToken(ctx, t); err != nil {
 		return "", storeErr("issue token", err)
 	}
 	return tok, nil
 }
 
-// VerifyEmail redeems a verification token.
+// VerifyEmail redeems a verification token: in one store transaction
+// (VerifyEmailWithPassword) the password of the signup that produced the
+// token is put in force, the address is marked verified and every other
+// verification link of the address stops working. A link of an address
+// already verified (by another link or by a password reset) opens nothing.
+// Every session and refresh family of the user is then ended, since the
+// password changed.
 func (s *Service) VerifyEmail(ctx context.Context, cl Client, token string) (*User, error) {
 	if err := s.limit(ctx, cl, "token_ip", cl.IPKey, s.cfg.TokenPerIP, ""); err != nil {
 		return nil, err
@@ -206,15 +236,15 @@ func (s *Service) VerifyEmail(ctx context.Context, cl Client, token string) (*Us
 	if token == "" {
 		return nil, invalidField("token", "is required")
 	}
-	t, err := s.store.ConsumeOneTimeToken(ctx, KindVerifyEmail, HashToken(token), s.now().UTC())
+	t, err := s.store.VerifyEmailWithPassword(ctx, HashToken(token), s.now().UTC())
 	if errors.Is(err, ErrNotFound) {
 		return nil, invalidToken()
 	}
 	if err != nil {
 		return nil, storeErr("verify email", err)
 	}
-	if err := s.store.MarkEmailVerified(ctx, t.UserID); err != nil {
-		return nil, storeErr("verify email", err)
+	if err := s.revokeAll(ctx, t.UserID, "", ""); err != nil {
+		return nil, err
 	}
 	u, err := s.store.UserByID(ctx, t.UserID)
 	if err != nil {
@@ -247,7 +277,16 @@ func (s *Service) ResendVerification(ctx context.Context, cl Client, rawEmail st
 	if u.EmailVerified || u.Disabled {
 		return nil
 	}
-	return s.sendVerification(ctx, u)
+	// A resent link carries the password of the latest signup of the
+	// address, the one whose link is the newest: resending never revives an
+	// older signup's password.
+	hash := u.PasswordHash
+	if newest, err := s.store.NewestOneTimeToken(ctx, u.ID, KindVerifyEmail); err == nil && newest.PasswordHash != "" {
+		hash = newest.PasswordHash
+	} else if err != nil && !errors.Is(err, ErrNotFound) {
+		return storeErr("resend verification", err)
+	}
+	return s.sendVerification(ctx, u, hash)
 }
 
 // User returns the account with this id.

@@ -90,6 +90,10 @@ type OneTimeToken struct {
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	UsedAt    time.Time
+	// PasswordHash is set on verification tokens only: the encoded hash of
+	// the password chosen by the signup that produced the token. Verifying
+	// the address puts this password in force (see VerifyEmail).
+	PasswordHash string
 }
 
 // SessionInfo is one line of GET /v1/sessions: a cookie session or a refresh

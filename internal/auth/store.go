@@ -23,8 +23,20 @@ type UserStore interface {
 	UserByEmail(ctx context.Context, email string) (*User, error)
 	// SetPasswordHash replaces the user's hash.
 	SetPasswordHash(ctx context.Context, userID, hash string) error
-	// MarkEmailVerified sets email_verified.
+	// MarkEmailVerified sets email_verified and, in the same transaction,
+	// marks every unused verification token of the user used: once the
+	// address is proved (by a password reset), no older verification link
+	// may change the password.
 	MarkEmailVerified(ctx context.Context, userID string) error
+	// VerifyEmailWithPassword redeems a verification token in one
+	// transaction: if the token with this hash is an unused, unexpired
+	// verify_email token carrying a password hash, and its user is not yet
+	// verified, it marks the token used at now, sets the user's password
+	// hash to the token's, sets email_verified, and marks every other unused
+	// verification token of the user used. It returns the token. Otherwise
+	// it returns ErrNotFound and changes nothing. This is the one place where
+	// a verification sets a password.
+	VerifyEmailWithPassword(ctx context.Context, hash []byte, now time.Time) (*OneTimeToken, error)
 	// SetTokensValidAfter moves the user's revocation epoch to t. It never
 	// moves it backwards.
 	SetTokensValidAfter(ctx context.Context, userID string, t time.Time) error
@@ -33,9 +45,15 @@ type UserStore interface {
 // OneTimeTokenStore keeps emailed verification and reset tokens.
 type OneTimeTokenStore interface {
 	// CreateOneTimeToken stores t and, in the same transaction, marks every
-	// other unused token of the same kind and user as used: the newest token
-	// supersedes older ones.
+	// other unused token of the same kind and user created at or before
+	// t.CreatedAt as used at t.CreatedAt: the newest token supersedes older
+	// ones. If a token of the same kind and user created after t.CreatedAt
+	// exists (used or not), t is stored already used: tokens issued out of
+	// order (two instances, retried jobs) never revive a superseded one.
 	CreateOneTimeToken(ctx context.Context, t *OneTimeToken) error
+	// NewestOneTimeToken returns the token of this kind and user with the
+	// latest CreatedAt, used or not (ErrNotFound if there is none).
+	NewestOneTimeToken(ctx context.Context, userID string, kind OneTimeKind) (*OneTimeToken, error)
 	// ConsumeOneTimeToken atomically marks the token with this kind and hash
 	// used and returns it, if it is unused and not expired at now. Otherwise it
 	// returns ErrNotFound and changes nothing. Two concurrent calls for one

@@ -51,10 +51,21 @@ func (db *DB) SetPasswordHash(ctx context.Context, userID, hash string) error {
 		`UPDATE users SET password_hash = $1 WHERE id = $2`, hash, userID)))
 }
 
-// MarkEmailVerified sets email_verified.
+// MarkEmailVerified sets email_verified and spends every unused
+// verification token of the user, in one transaction.
 func (db *DB) MarkEmailVerified(ctx context.Context, userID string) error {
-	return wrapErr("mark email verified", notFoundIfNone(db.exec(ctx,
-		`UPDATE users SET email_verified = true WHERE id = $1`, userID)))
+	return wrapErr("mark email verified", db.tx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE users SET email_verified = true WHERE id = $1`, userID)
+		if err := notFoundIfNone(tag.RowsAffected(), err); err != nil {
+			return err
+		}
+		// The store has no clock: a voided token is marked used at its
+		// own creation, which is all "used" needs to say.
+		_, err = tx.Exec(ctx,
+			`UPDATE one_time_tokens SET used_at = created_at WHERE user_id = $1 AND kind = $2 AND used_at IS NULL`,
+			userID, string(auth.KindVerifyEmail))
+		return err
+	}))
 }
 
 // SetTokensValidAfter moves the user's revocation epoch to t, never

@@ -55,14 +55,23 @@ func (db *DB) SetPasswordHash(ctx context.Context, userID, hash string) error {
 	}))
 }
 
-// MarkEmailVerified sets email_verified.
+// MarkEmailVerified sets email_verified and spends every unused
+// verification token of the user, in one write transaction.
 func (db *DB) MarkEmailVerified(ctx context.Context, userID string) error {
 	return wrapErr("mark email verified", db.writeTx(ctx, func(tx *sql.Tx) error {
 		res, err := db.txExec(ctx, tx, `UPDATE users SET email_verified = 1 WHERE id = ?`, userID)
 		if err != nil {
 			return err
 		}
-		return rowsAffected(res)
+		if err := rowsAffected(res); err != nil {
+			return err
+		}
+		// The store has no clock: a voided token is marked used at its
+		// own creation, which is all "used" needs to say.
+		_, err = db.txExec(ctx, tx,
+			`UPDATE one_time_tokens SET used_at = created_at WHERE user_id = ? AND kind = ? AND used_at IS NULL`,
+			userID, string(auth.KindVerifyEmail))
+		return err
 	}))
 }
 

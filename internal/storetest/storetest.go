@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) auth.Store) {
 	}{
 		{"User", userTests},
 		{"OneTimeToken", oneTimeTokenTests},
+		{"Verification", verificationTests},
 		{"Session", sessionTests},
 		{"Refresh", refreshTests},
 		{"UserSessions", userSessionTests},
