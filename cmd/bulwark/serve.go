@@ -173,6 +173,7 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	worker.Resolve = svc.ResolveMailJob
 	api := httpapi.NewServer(svc, log, httpapi.Options{
 		Dev: cfg.Dev, PublicURL: cfg.PublicURL.String(), TrustedProxies: cfg.TrustedProxies,
 		CORSOrigins: cfg.CORSOrigins, JWKS: issuer.JWKS(),

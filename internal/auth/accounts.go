@@ -267,26 +267,8 @@ func (s *Service) ResendVerification(ctx context.Context, cl Client, rawEmail st
 	if err := s.limit(ctx, cl, "resend_email", email, s.cfg.EmailPerEmail, email); err != nil {
 		return err
 	}
-	u, err := s.store.UserByEmail(ctx, email)
-	if errors.Is(err, ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return storeErr("resend verification", err)
-	}
-	if u.EmailVerified || u.Disabled {
-		return nil
-	}
-	// A resent link carries the password of the latest signup of the
-	// address, the one whose link is the newest: resending never revives an
-	// older signup's password.
-	hash := u.PasswordHash
-	if newest, err := s.store.NewestOneTimeToken(ctx, u.ID, KindVerifyEmail); err == nil && newest.PasswordHash != "" {
-		hash = newest.PasswordHash
-	} else if err != nil && !errors.Is(err, ErrNotFound) {
-		return storeErr("resend verification", err)
-	}
-	return s.sendVerification(ctx, u, hash)
+	// The same work for every address: see JobVerifyEmail.
+	return s.queueJob(ctx, cl, JobVerifyEmail, email)
 }
 
 // User returns the account with this id.

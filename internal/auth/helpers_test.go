@@ -465,14 +465,29 @@ func (e *env) signup(email, pw string, verify bool) *auth.User {
 	return u
 }
 
-// mails returns every message in the outbox.
+// mails returns every message in the outbox, after resolving its jobs as
+// the mail worker would (auth.Service.ResolveMailJob, then deletion).
 func (e *env) mails() []auth.Mail {
 	e.t.Helper()
-	ms, err := e.db.PendingMail(e.ctx, e.clock.Now().Add(24*time.Hour), 0, 1000)
-	if err != nil {
-		e.t.Fatal(err)
+	pending := func() []auth.Mail {
+		ms, err := e.db.PendingMail(e.ctx, e.clock.Now().Add(24*time.Hour), 0, 1000)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		return ms
 	}
-	return ms
+	for _, m := range pending() {
+		if !auth.IsMailJob(m.Template) {
+			continue
+		}
+		if err := e.svc.ResolveMailJob(e.ctx, &m); err != nil {
+			e.t.Fatal(err)
+		}
+		if err := e.db.MarkMailSent(e.ctx, m.ID); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	return pending()
 }
 
 // mailToken returns the token in the link of the newest message of template

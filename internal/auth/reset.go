@@ -19,28 +19,8 @@ func (s *Service) ForgotPassword(ctx context.Context, cl Client, rawEmail string
 	if err := s.limit(ctx, cl, "forgot_email", email, s.cfg.EmailPerEmail, email); err != nil {
 		return err
 	}
-	u, err := s.store.UserByEmail(ctx, email)
-	if errors.Is(err, ErrNotFound) {
-		s.audit(ctx, cl, Event{Name: EventPasswordResetRequested, Email: email, Reason: "unknown_email"})
-		return nil
-	}
-	if err != nil {
-		return storeErr("forgot password", err)
-	}
-	if u.Disabled {
-		s.audit(ctx, cl, Event{Name: EventPasswordResetRequested, UserID: u.ID, Email: email, Reason: "disabled"})
-		return nil
-	}
-	// Issuing a token supersedes every older one of the user.
-	tok, err := s.issueOneTime(ctx, u.ID, KindPasswordReset, s.cfg.ResetTTL)
-	if err != nil {
-		return err
-	}
-	if err := s.queueMail(ctx, u.Email, "password_reset", map[string]string{"link": s.link("reset-password", tok)}); err != nil {
-		return err
-	}
-	s.audit(ctx, cl, Event{Name: EventPasswordResetRequested, UserID: u.ID, Email: email})
-	return nil
+	// The same work for every address: see JobPasswordReset.
+	return s.queueJob(ctx, cl, JobPasswordReset, email)
 }
 
 // ResetPassword redeems a reset token: the new password replaces the old,

@@ -23,6 +23,7 @@ const (
 // oldest first.
 func verifyLinks(t *testing.T, e *env, addr string) []string {
 	t.Helper()
+	e.resolveJobs()
 	mails, err := e.db.PendingMail(context.Background(), e.clock.Now().Add(24*time.Hour), 0, 1000)
 	if err != nil {
 		t.Fatal(err)

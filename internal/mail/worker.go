@@ -45,6 +45,12 @@ type Worker struct {
 	Mailer auth.Mailer
 	// Render renders a message; nil means Render.
 	Render RenderFunc
+	// Resolve does the work of an outbox job (a template for which
+	// auth.IsMailJob is true, typically auth.Service.ResolveMailJob): it
+	// may queue mail of its own. The job is deleted when Resolve returns
+	// nil and retried with backoff otherwise. With Resolve nil, jobs are
+	// retried like a template this build does not know.
+	Resolve func(ctx context.Context, m *auth.Mail) error
 	// Logger; nil means no logging.
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -135,17 +141,20 @@ func (w *Worker) Flush(ctx context.Context) error {
 		// A send may take sendTimeout; none may start that could end after
 		// the lease, when another worker may have claimed the message.
 		last := claimed.Add(lease - sendTimeout)
+		jobs := false
 		for i := range batch {
 			if w.now().After(last) {
 				return nil // the rest is claimed again after the lease
 			}
+			jobs = jobs || (auth.IsMailJob(batch[i].Template) && w.Resolve != nil)
 			if err := w.deliver(ctx, &batch[i]); err != nil {
 				return err
 			}
 		}
 		// Every message of the batch is now deleted or due later, so the
-		// next call returns others; a short batch means the queue is drained.
-		if len(batch) < limit {
+		// next call returns others; a short batch means the queue is
+		// drained, unless a job of it queued mail that is due now.
+		if len(batch) < limit && !jobs {
 			return nil
 		}
 	}
@@ -163,6 +172,24 @@ func (w *Worker) deliver(ctx context.Context, m *auth.Mail) error {
 		slog.String("to", MaskEmail(m.To)),
 		slog.Int("attempts", m.Attempts),
 	)
+	if auth.IsMailJob(m.Template) && w.Resolve != nil {
+		if err := w.Resolve(ctx, m); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err() // shutting down: the job stays due
+			}
+			next := w.now().Add(Backoff(m.Attempts))
+			log.LogAttrs(ctx, slog.LevelWarn, "mail job failed",
+				slog.String("error", err.Error()), slog.Time("next_attempt", next))
+			return w.Outbox.RetryMailAt(ctx, m.ID, next)
+		}
+		if err := w.Outbox.MarkMailSent(ctx, m.ID); err != nil {
+			return err
+		}
+		log.LogAttrs(ctx, slog.LevelInfo, "mail job done")
+		// The mail it queued, if any, is due now: the next PendingMail
+		// call of this Flush, or the next poll, takes it.
+		return nil
+	}
 	render := w.Render
 	if render == nil {
 		render = Render

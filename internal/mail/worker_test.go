@@ -427,3 +427,50 @@ func TestWorkerClaimsForALease(t *testing.T) {
 		t.Fatalf("delivered to %v after the lease, want %v", mailer.to, want)
 	}
 }
+
+// TestWorkerResolvesJobs checks the path of an outbox job: resolved through
+// Resolve (which queues the mail it makes), deleted when that succeeds, kept
+// and retried when it fails, and never rendered or sent itself.
+func TestWorkerResolvesJobs(t *testing.T) {
+	ctx := context.Background()
+	outbox := newMemOutbox()
+	mailer := &fakeMailer{}
+	now := testNow
+	w := mail.NewWorker(outbox, mailer, nil, func() time.Time { return now })
+	var fail bool
+	var resolved []string
+	w.Resolve = func(ctx context.Context, m *auth.Mail) error {
+		resolved = append(resolved, m.To)
+		if fail {
+			return errors.New("database down")
+		}
+		return outbox.EnqueueMail(ctx, &auth.Mail{To: m.To, Template: "password_changed", Data: map[string]string{"reset_url": "https://example.com/r"}, CreatedAt: now})
+	}
+	job := &auth.Mail{To: "jane@example.com", Template: auth.JobPasswordReset, CreatedAt: now}
+	if err := outbox.EnqueueMail(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+
+	fail = true
+	if err := w.Flush(ctx); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+	pending, sent, retries := outbox.state()
+	if pending != 1 || len(sent) != 0 || len(retries) != 1 {
+		t.Fatalf("after a failed resolution: pending %d, sent %v, retries %v; want the job kept and retried", pending, sent, retries)
+	}
+
+	fail = false
+	now = now.Add(5 * time.Second)
+	if err := w.Flush(ctx); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+	pending, sent, _ = outbox.state()
+	attempts, delivered := mailer.counts()
+	if pending != 0 || sent[job.ID] != 1 || attempts != 1 || delivered != 1 {
+		t.Errorf("pending %d, sent %v, Send calls %d, delivered %d; want the job deleted and its one mail delivered", pending, sent, attempts, delivered)
+	}
+	if len(resolved) != 2 {
+		t.Errorf("Resolve called %d times, want 2", len(resolved))
+	}
+}
