@@ -35,10 +35,14 @@ func (s *Service) IssueTokens(ctx context.Context, cl Client, u *User) (*TokenPa
 	now := s.now().UTC()
 	f := &RefreshFamily{
 		ID: fid, UserID: u.ID, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.cfg.RefreshTTL),
-		IP: cl.IP, UserAgent: truncate(cl.UserAgent, 256),
+		IP: cl.IP, UserAgent: truncate(cl.UserAgent, 256), CredentialVersion: u.CredentialVersion,
 	}
 	first := &RefreshToken{Hash: HashToken(rt.Reveal()), FamilyID: fid, CreatedAt: now}
 	if err := s.store.CreateRefreshFamily(ctx, f, first); err != nil {
+		if errors.Is(err, ErrCredentialChanged) {
+			// As in CreateSession: a login that checked the old password.
+			return nil, invalidCredentials()
+		}
 		return nil, storeErr("issue tokens", err)
 	}
 	at, err := s.accessToken(u.ID, fid, now)

@@ -60,8 +60,14 @@ func (s *Service) CreateSession(ctx context.Context, cl Client, u *User) (*NewSe
 	sess := &Session{
 		ID: id, UserID: u.ID, TokenHash: HashToken(tok.Reveal()), CreatedAt: now, LastSeenAt: now,
 		ExpiresAt: now.Add(s.cfg.SessionTTL), IP: cl.IP, UserAgent: truncate(cl.UserAgent, 256),
+		CredentialVersion: u.CredentialVersion,
 	}
 	if err := s.store.CreateSession(ctx, sess); err != nil {
+		if errors.Is(err, ErrCredentialChanged) {
+			// The password changed after this login checked it: the login
+			// fails as if the password were wrong (not counted: it was right).
+			return nil, invalidCredentials()
+		}
 		return nil, storeErr("create session", err)
 	}
 	return &NewSession{Token: tok, CSRFToken: csrfToken(tok.Reveal()), ExpiresAt: sess.ExpiresAt, Session: sess}, nil
@@ -244,6 +250,18 @@ func (s *Service) revokeAll(ctx context.Context, userID, keepSession, keepFamily
 		return storeErr("revoke tokens", err)
 	}
 	return nil
+}
+
+// replacePassword stores a new password hash with the revocation of a change
+// or reset in one store transaction (ReplacePassword), then denies the access
+// tokens of the families it revoked.
+func (s *Service) replacePassword(ctx context.Context, userID, hash, keepSession, keepFamily string) error {
+	now := s.now().UTC()
+	fams, _, err := s.store.ReplacePassword(ctx, userID, hash, keepSession, keepFamily, now)
+	if err != nil {
+		return storeErr("replace password", err)
+	}
+	return s.denyFamilies(ctx, fams, now)
 }
 
 func truncate(s string, n int) string {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/bulwarkauth/bulwark/internal/auth"
 )
 
@@ -12,6 +14,16 @@ const sessionColumns = `id, user_id, token_hash, created_at, last_seen_at, expir
 // CreateSession inserts s. An unknown user is auth.ErrNotFound, an existing
 // id or token hash auth.ErrConflict.
 func (db *DB) CreateSession(ctx context.Context, s *auth.Session) error {
+	if s.CredentialVersion != 0 {
+		return wrapErr("create session", db.tx(ctx, func(tx pgx.Tx) error {
+			if err := checkCredentialVersion(ctx, tx, s.UserID, s.CredentialVersion); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO sessions (`+sessionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+				s.ID, s.UserID, s.TokenHash, s.CreatedAt, timeArg(s.LastSeenAt), s.ExpiresAt, text(s.IP), text(s.UserAgent))
+			return err
+		}))
+	}
 	_, err := db.exec(ctx, `INSERT INTO sessions (`+sessionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		s.ID, s.UserID, s.TokenHash, s.CreatedAt, timeArg(s.LastSeenAt), s.ExpiresAt, text(s.IP), text(s.UserAgent))
 	return wrapErr("create session", err)
