@@ -53,7 +53,7 @@ func (db *DB) SessionWithUser(ctx context.Context, hash []byte) (*auth.Session, 
 	var u auth.User
 	err := db.queryRow(ctx, `
 		SELECT s.id, s.user_id, s.token_hash, s.created_at, s.last_seen_at, s.expires_at, s.ip, s.user_agent,
-		       u.id, u.email, u.password_hash, u.email_verified, u.disabled, u.created_at, u.tokens_valid_after
+		       u.id, u.email, u.password_hash, u.email_verified, u.disabled, u.created_at, u.tokens_valid_after, u.credential_version
 		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1`, hash,
 	).Scan(append(sessionDest(&s), userDest(&u)...)...)
 	if err != nil {
