@@ -222,3 +222,56 @@ func TestLockout_FailuresDecayAfterThePeriod(t *testing.T) {
 	_, err := e.login(cvEmail, testPassword, "")
 	wantCode(t, err, auth.CodeAccountLocked)
 }
+
+// TestCredentialVersion_EpochIsExact: after a password change made with an
+// access token, every token issued before the change is refused and every
+// token issued after it (a refresh of the kept family) accepted, wherever
+// the instants fall within a second. With a whole-second epoch alone, a
+// token issued earlier in the same second survived.
+func TestCredentialVersion_EpochIsExact(t *testing.T) {
+	for _, tc := range []struct {
+		name                  string
+		issueAt, changeAfter  time.Duration // from a whole second
+		refreshAfterTheChange time.Duration
+	}{
+		{"same second", 100 * time.Millisecond, 500 * time.Millisecond, 100 * time.Millisecond},
+		{"next second", 900 * time.Millisecond, 300 * time.Millisecond, 100 * time.Millisecond},
+		{"same microsecond", 0, 0, 0},
+		{"refresh in the next second", 200 * time.Millisecond, 700 * time.Millisecond, 400 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, testConfig())
+			u := e.signup(cvEmail, testPassword, true)
+			e.clock.Advance(time.Duration(e.clock.Now().Nanosecond())*-1 + time.Second + tc.issueAt)
+			pair, err := e.svc.IssueTokens(e.ctx, e.cl, u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			other, err := e.svc.IssueTokens(e.ctx, e.cl, u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cur, _, err := e.svc.BearerByToken(e.ctx, pair.AccessToken.Reveal())
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.clock.Advance(tc.changeAfter)
+			if err := e.svc.ChangePassword(e.ctx, e.cl, *cur, testPassword, otherPassword); err != nil {
+				t.Fatal(err)
+			}
+			for name, tok := range map[string]auth.Secret{"caller's": pair.AccessToken, "other family's": other.AccessToken} {
+				if _, _, err := e.svc.BearerByToken(e.ctx, tok.Reveal()); err == nil {
+					t.Errorf("the %s access token issued before the change still works", name)
+				}
+			}
+			e.clock.Advance(tc.refreshAfterTheChange)
+			next, err := e.svc.Refresh(e.ctx, e.cl, pair.RefreshToken.Reveal())
+			if err != nil {
+				t.Fatalf("refresh of the kept family: %v", err)
+			}
+			if _, _, err := e.svc.BearerByToken(e.ctx, next.AccessToken.Reveal()); err != nil {
+				t.Errorf("access token issued after the change refused: %v", err)
+			}
+		})
+	}
+}

@@ -154,7 +154,10 @@ func (s *Service) BearerByToken(ctx context.Context, token string) (*Current, *U
 	if err != nil {
 		return nil, nil, storeErr("check access token", err)
 	}
-	if denied || u.Disabled || c.IssuedAt.Unix() < u.TokensValidAfter.Unix() {
+	// The credential version makes a password change exact: a token issued
+	// before it is refused and one issued after it accepted, even within one
+	// second (ASVS 5.0 7.4.1). The epoch still covers other revocations.
+	if denied || u.Disabled || c.IssuedAt.Unix() < u.TokensValidAfter.Unix() || c.CredentialVersion != u.CredentialVersion {
 		return nil, nil, unauthenticated()
 	}
 	return &Current{UserID: u.ID, FamilyID: c.SessionID, Claims: &c}, u, nil
