@@ -237,24 +237,6 @@ func (s *Service) denyFamilies(ctx context.Context, ids []string, now time.Time)
 	return nil
 }
 
-// revokeAll revokes every session and family of a user except the ones
-// named, and moves the user's revocation epoch to now so that every access
-// token issued before it is refused.
-func (s *Service) revokeAll(ctx context.Context, userID, keepSession, keepFamily string) error {
-	now := s.now().UTC()
-	fams, err := s.store.RevokeUserSessions(ctx, userID, keepSession, keepFamily, now)
-	if err != nil {
-		return storeErr("revoke sessions", err)
-	}
-	if err := s.denyFamilies(ctx, fams, now); err != nil {
-		return err
-	}
-	if err := s.store.SetTokensValidAfter(ctx, userID, now); err != nil {
-		return storeErr("revoke tokens", err)
-	}
-	return nil
-}
-
 // replacePassword stores a new password hash with the revocation of a change
 // or reset in one store transaction (ReplacePassword), then denies the access
 // tokens of the families it revoked.
