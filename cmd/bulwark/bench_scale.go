@@ -492,10 +492,11 @@ func prepareScaleBearer(ctx context.Context, side *scaleSide, c *http.Client) (l
 		fam := side.seed.prf('f', i)
 		var err error
 		// As Service.accessToken does: the user, the family, 128 random
-		// bits of jti, issued now for the configured lifetime.
+		// bits of jti, issued now for the configured lifetime, under the
+		// credential version of a user who never changed the password (1).
 		tokens[k], err = side.issuer.Issue(auth.AccessClaims{
 			Subject: side.seed.userID(i), SessionID: "fam_" + idEncoding.EncodeToString(fam[:16]), ID: token.NewJTI(),
-			IssuedAt: now, ExpiresAt: now.Add(side.accessTTL),
+			IssuedAt: now, ExpiresAt: now.Add(side.accessTTL), CredentialVersion: 1,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("issue an access token: %w", err)

@@ -243,7 +243,14 @@ func (s *Service) VerifyEmail(ctx context.Context, cl Client, token string) (*Us
 	if err != nil {
 		return nil, storeErr("verify email", err)
 	}
-	if err := s.revokeAll(ctx, t.UserID, "", ""); err != nil {
+	// The credential version moved in that transaction, so nothing a login
+	// with the older password starts can outlive this; what exists ends now.
+	now := s.now().UTC()
+	fams, err := s.store.RevokeUserSessions(ctx, t.UserID, "", "", now)
+	if err != nil {
+		return nil, storeErr("verify email", err)
+	}
+	if err := s.denyFamilies(ctx, fams, now); err != nil {
 		return nil, err
 	}
 	u, err := s.store.UserByID(ctx, t.UserID)
@@ -296,14 +303,11 @@ func (s *Service) ChangePassword(ctx context.Context, cl Client, cur Current, cu
 		return err
 	}
 	// A stolen session must not make a way around the lockout: the current
-	// password is guessed under the same per-email counter as a login.
-	if !s.deviceValid(cl.DeviceToken, u.Email) {
-		lock, err := s.store.LoginLockout(ctx, u.Email)
-		if err != nil {
-			return storeErr("change password", err)
-		}
-		if now := s.now(); lock.LockedUntil.After(now) {
-			return &Error{Code: CodeAccountLocked, Message: "Too many failed attempts. Try again later or reset your password.", RetryAfter: lock.LockedUntil.Sub(now)}
+	// password is checked under the same per-email reservation as a login.
+	reserved := !s.deviceValid(cl.DeviceToken, u.Email, u.CredentialVersion)
+	if reserved {
+		if err := s.reserveCheck(ctx, cl, u.Email, u.ID); err != nil {
+			return err
 		}
 	}
 	curPW, ok := s.normalize(current)
@@ -324,7 +328,12 @@ func (s *Service) ChangePassword(ctx context.Context, cl Client, cur Current, cu
 		match = false
 	}
 	if !match {
-		lock, err := s.store.RecordLoginFailure(ctx, u.Email, s.now().UTC(), s.cfg.LockoutThreshold, s.cfg.LockoutDuration)
+		var lock Lockout
+		if reserved {
+			lock, err = s.store.LoginLockout(ctx, u.Email)
+		} else {
+			lock, err = s.store.RecordLoginFailure(ctx, u.Email, s.now().UTC(), s.cfg.LockoutThreshold, s.cfg.LockoutDuration)
+		}
 		if err != nil {
 			return storeErr("change password", err)
 		}
@@ -342,12 +351,12 @@ func (s *Service) ChangePassword(ctx context.Context, cl Client, cur Current, cu
 	if err != nil {
 		return hashErr(err)
 	}
-	// Revoke first, then store the new hash: a crash in between leaves the
-	// account with its old password and fewer sessions, never the reverse.
-	if err := s.revokeAll(ctx, u.ID, cur.SessionID, cur.FamilyID); err != nil {
+	// The new hash, the credential-version bump (voiding device tokens and
+	// in-flight logins) and the revocation commit together.
+	if err := s.replacePassword(ctx, u.ID, hash, cur.SessionID, cur.FamilyID); err != nil {
 		return err
 	}
-	if err := s.store.SetPasswordHash(ctx, u.ID, hash); err != nil {
+	if err := s.store.ClearLoginFailures(ctx, u.Email); err != nil {
 		return storeErr("change password", err)
 	}
 	s.audit(ctx, cl, Event{Name: EventPasswordChanged, UserID: u.ID, Email: u.Email})

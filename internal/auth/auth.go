@@ -27,6 +27,11 @@ type User struct {
 	// TokensValidAfter is the per-user revocation epoch: access tokens whose
 	// iat is before it are refused (ASVS 7.4.1 "per-user not-before time").
 	TokensValidAfter time.Time
+	// CredentialVersion moves on every password change and reset (not on a
+	// silent rehash). Read with the user before a password is checked, it
+	// lets the store refuse a session, refresh family or device token made
+	// by a login that checked the old password.
+	CredentialVersion int64
 }
 
 // Session is a cookie session. Only the SHA-256 of the cookie value is stored.
@@ -39,6 +44,10 @@ type Session struct {
 	ExpiresAt  time.Time // absolute expiry
 	IP         string
 	UserAgent  string
+
+	// CredentialVersion, when not 0, is the user's credential version the
+	// login read: CreateSession refuses it once it has moved.
+	CredentialVersion int64
 }
 
 // RefreshFamily is the chain of refresh tokens born from one token login.
@@ -53,6 +62,10 @@ type RefreshFamily struct {
 	RevokedAt  time.Time // zero while live
 	IP         string
 	UserAgent  string
+
+	// CredentialVersion, when not 0, is the user's credential version the
+	// login read: CreateRefreshFamily refuses it once it has moved.
+	CredentialVersion int64
 }
 
 // Revoked reports whether the family has been revoked.
@@ -190,6 +203,9 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrConflict: a unique value (an email) already exists.
 	ErrConflict = errors.New("conflict")
+	// ErrCredentialChanged: the user's password changed (or the account was
+	// disabled) since the credential version given was read.
+	ErrCredentialChanged = errors.New("credential changed")
 	// ErrUnavailable: a dependency (database, limiter backend) does not answer.
 	ErrUnavailable = errors.New("dependency unavailable")
 )

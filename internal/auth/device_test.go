@@ -29,8 +29,8 @@ func (e *env) deviceFor(email string) string {
 		e.t.Fatal(err)
 	}
 	d := l.DeviceToken.Reveal()
-	if !strings.HasPrefix(d, "v1.") {
-		e.t.Fatalf("device token %q lacks the v1. prefix", d)
+	if !strings.HasPrefix(d, "v2.") {
+		e.t.Fatalf("device token %q lacks the v2. prefix", d)
 	}
 	return d
 }
@@ -73,7 +73,7 @@ func TestDevice_TamperedRefused(t *testing.T) {
 	foreign := other.deviceFor(b)
 
 	e.lock(b)
-	payload, mac, _ := strings.Cut(strings.TrimPrefix(dev, "v1."), ".")
+	payload, mac, _ := strings.Cut(strings.TrimPrefix(dev, "v2."), ".")
 	flip := func(s string, i int) string {
 		c := byte('A')
 		if s[i] == 'A' {
@@ -82,20 +82,20 @@ func TestDevice_TamperedRefused(t *testing.T) {
 		return s[:i] + string(c) + s[i+1:]
 	}
 	tampered := map[string]string{
-		"payload first char":  "v1." + flip(payload, 0) + "." + mac,
-		"payload time":        "v1." + flip(payload, len(payload)-2) + "." + mac,
-		"mac first char":      "v1." + payload + "." + flip(mac, 0),
-		"mac last char":       "v1." + payload + "." + flip(mac, len(mac)-1),
-		"mac truncated":       "v1." + payload + "." + mac[:len(mac)-4],
-		"mac missing":         "v1." + payload,
-		"mac empty":           "v1." + payload + ".",
+		"payload first char":  "v2." + flip(payload, 0) + "." + mac,
+		"payload version":     "v2." + flip(payload, len(payload)-2) + "." + mac,
+		"mac first char":      "v2." + payload + "." + flip(mac, 0),
+		"mac last char":       "v2." + payload + "." + flip(mac, len(mac)-1),
+		"mac truncated":       "v2." + payload + "." + mac[:len(mac)-4],
+		"mac missing":         "v2." + payload,
+		"mac empty":           "v2." + payload + ".",
 		"no prefix":           payload + "." + mac,
-		"other version":       "v2." + payload + "." + mac,
+		"other version":       "v1." + payload + "." + mac,
 		"trailing data":       dev + "A",
-		"padded base64":       "v1." + payload + "=." + mac,
+		"padded base64":       "v2." + payload + "=." + mac,
 		"too long":            dev + strings.Repeat("A", 300),
 		"another deployment":  foreign,
-		"payload and mac cut": "v1.",
+		"payload and mac cut": "v2.",
 	}
 	if foreign == dev {
 		t.Fatal("two deployments issued the same device token")

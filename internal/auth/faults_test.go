@@ -291,29 +291,29 @@ func TestFaults_StoreFailureDeniesWithGenericError(t *testing.T) {
 	}
 }
 
-// TestFaults_RecordLoginFailureErrorIsNotSwallowed: if a wrong guess cannot be
+// TestFaults_ReserveLoginAttemptErrorIsNotSwallowed: if a wrong guess cannot be
 // counted, the answer is unavailable, not invalid_credentials; otherwise an
 // attacker who can make the counter fail guesses without limit.
-func TestFaults_RecordLoginFailureErrorIsNotSwallowed(t *testing.T) {
+func TestFaults_ReserveLoginAttemptErrorIsNotSwallowed(t *testing.T) {
 	for _, email := range []string{faultEmail, "nobody@example.com"} {
 		t.Run(email, func(t *testing.T) {
 			e := newEnv(t, testConfig())
 			e.signup(faultEmail, testPassword, true)
-			e.store.failOn(storeCall{"RecordLoginFailure", 1}, fmt.Errorf("%s: %w", internalDetail, auth.ErrUnavailable))
+			e.store.failOn(storeCall{"ReserveLoginAttempt", 1}, fmt.Errorf("%s: %w", internalDetail, auth.ErrUnavailable))
 			l, err := e.login(email, wrongPassword, "")
 			if l != nil {
 				t.Fatal("granted")
 			}
 			wantCode(t, err, auth.CodeUnavailable)
-			if e.store.called("RecordLoginFailure") != 1 {
-				t.Fatalf("RecordLoginFailure called %d times, want 1", e.store.called("RecordLoginFailure"))
+			if e.store.called("ReserveLoginAttempt") != 1 {
+				t.Fatalf("ReserveLoginAttempt called %d times, want 1", e.store.called("ReserveLoginAttempt"))
 			}
 		})
 	}
 	t.Run("ChangePassword", func(t *testing.T) {
 		e := newEnv(t, testConfig())
 		cur := e.changeSetup()
-		e.store.failOn(storeCall{"RecordLoginFailure", 1}, fmt.Errorf("%s: %w", internalDetail, auth.ErrUnavailable))
+		e.store.failOn(storeCall{"ReserveLoginAttempt", 1}, fmt.Errorf("%s: %w", internalDetail, auth.ErrUnavailable))
 		err := e.svc.ChangePassword(e.ctx, e.cl, cur, wrongPassword, otherPassword)
 		wantCode(t, err, auth.CodeUnavailable)
 	})
@@ -380,7 +380,7 @@ func TestFaults_LimiterFailureFailsClosedBeforeHashing(t *testing.T) {
 			if n := e.hasher.calls() - hashed; n != 0 {
 				t.Errorf("hasher called %d times, want 0", n)
 			}
-			for _, m := range []string{"RecordLoginFailure", "ConsumeOneTimeToken", "CreateUser", "EnqueueMail", "SetPasswordHash"} {
+			for _, m := range []string{"RecordLoginFailure", "ConsumeOneTimeToken", "CreateUser", "EnqueueMail", "SetPasswordHash", "ReplacePassword", "ReserveLoginAttempt"} {
 				if n := e.store.called(m); n != 0 {
 					t.Errorf("%s called %d times with the limiter down", m, n)
 				}
@@ -426,7 +426,7 @@ func TestFaults_HasherBusyIsUnavailable(t *testing.T) {
 			if e.hasher.calls() == hashed {
 				t.Error("the hasher was not reached")
 			}
-			for _, m := range []string{"RecordLoginFailure", "ConsumeOneTimeToken", "CreateUser", "SetPasswordHash", "RevokeUserSessions"} {
+			for _, m := range []string{"RecordLoginFailure", "ConsumeOneTimeToken", "CreateUser", "SetPasswordHash", "RevokeUserSessions", "ReplacePassword"} {
 				if n := e.store.called(m); n != 0 {
 					t.Errorf("%s called %d times with the hasher busy", m, n)
 				}

@@ -264,6 +264,20 @@ func (f *faultStore) RecordLoginFailure(ctx context.Context, key string, now tim
 	return f.Store.RecordLoginFailure(ctx, key, now, threshold, lockFor)
 }
 
+func (f *faultStore) ReserveLoginAttempt(ctx context.Context, key string, now time.Time, threshold int, lockFor time.Duration) (auth.Lockout, bool, error) {
+	if err := f.check("ReserveLoginAttempt"); err != nil {
+		return auth.Lockout{}, false, err
+	}
+	return f.Store.ReserveLoginAttempt(ctx, key, now, threshold, lockFor)
+}
+
+func (f *faultStore) ReplacePassword(ctx context.Context, userID, hash, keepSessionID, keepFamilyID string, now time.Time) ([]string, int64, error) {
+	if err := f.check("ReplacePassword"); err != nil {
+		return nil, 0, err
+	}
+	return f.Store.ReplacePassword(ctx, userID, hash, keepSessionID, keepFamilyID, now)
+}
+
 func (f *faultStore) LoginLockout(ctx context.Context, key string) (auth.Lockout, error) {
 	if err := f.check("LoginLockout"); err != nil {
 		return auth.Lockout{}, err

@@ -28,10 +28,17 @@ type Login struct {
 
 // Authenticate checks an email and password, in this order: the per-IP and
 // per-email rate limits (every attempt counts, before any hashing); the
-// lockout of the email unless the client holds a device token for it; the
-// password, with a dummy hash for unknown emails so that timing and answer are
-// the same (ASVS 6.3.8); then disabled and unverified accounts. Failures
-// count toward the lockout whether or not the account exists.
+// password's shape (a malformed or over-long one is refused before any write:
+// no account can have it, so it costs the attacker a rate-limit slot and
+// leaves no state); the user, read with its credential version BEFORE the
+// hash is checked; the lockout, as an atomic reservation of one password check
+// unless the client holds a device token for this email and credential
+// version; the password, with a dummy hash for unknown emails so that timing
+// and answer are the same (ASVS 6.3.8); then disabled and unverified
+// accounts. Failures count toward the lockout whether or not the account
+// exists. The Login carries the credential version read before hashing: the
+// session or refresh family made from it is refused if a reset or change
+// committed in between.
 func (s *Service) Authenticate(ctx context.Context, cl Client, rawEmail, password string) (*Login, error) {
 	if err := s.limit(ctx, cl, "login_ip", cl.IPKey, s.cfg.LoginPerIP, ""); err != nil {
 		return nil, err
@@ -44,34 +51,41 @@ func (s *Service) Authenticate(ctx context.Context, cl Client, rawEmail, passwor
 	if err := s.limit(ctx, cl, "login_email", email, s.cfg.LoginPerEmail, email); err != nil {
 		return nil, err
 	}
-	trusted := s.deviceValid(cl.DeviceToken, email)
+	pw, valid := s.normalize(password)
+	if !valid || len(pw) > maxPasswordBytes || pw == "" {
+		// No stored password can be this: no hashing and no write, so a
+		// flood of them leaves nothing behind (the rate limits above held).
+		s.audit(ctx, cl, Event{Name: EventLoginFailed, Email: email, Reason: "malformed_password"})
+		return nil, invalidCredentials()
+	}
+	u, err := s.store.UserByEmail(ctx, email)
+	if errors.Is(err, ErrNotFound) {
+		u, err = nil, nil
+	}
+	if err != nil {
+		return nil, storeErr("login", err)
+	}
+	var version int64
+	if u != nil {
+		version = u.CredentialVersion
+	}
+	trusted := s.deviceValid(cl.DeviceToken, email, version)
+	reserved := false
 	if trusted {
 		// Served first by the hashing pool: a flood does not hold this
 		// account's device token.
 		ctx = WithHashPriority(ctx)
 	} else {
-		lock, err := s.store.LoginLockout(ctx, email)
-		if err != nil {
-			return nil, storeErr("login", err)
+		if err := s.reserveCheck(ctx, cl, email, userID(u)); err != nil {
+			return nil, err
 		}
-		if now := s.now(); lock.LockedUntil.After(now) {
-			s.audit(ctx, cl, Event{Name: EventLoginFailed, Email: email, Reason: "account_locked"})
-			return nil, &Error{Code: CodeAccountLocked, Message: "Too many failed attempts. Try again later or reset your password.", RetryAfter: lock.LockedUntil.Sub(now)}
-		}
+		reserved = true
 	}
-	pw, valid := s.normalize(password)
-	if !valid || len(pw) > maxPasswordBytes || pw == "" {
-		return nil, s.loginFailed(ctx, cl, email, "", "malformed_password")
-	}
-	u, err := s.store.UserByEmail(ctx, email)
-	if errors.Is(err, ErrNotFound) {
+	if u == nil {
 		if err := s.hasher.VerifyDummy(ctx, pw); err != nil {
 			return nil, hashErr(err)
 		}
-		return nil, s.loginFailed(ctx, cl, email, "", "unknown_email")
-	}
-	if err != nil {
-		return nil, storeErr("login", err)
+		return nil, s.loginFailed(ctx, cl, email, "", "unknown_email", reserved)
 	}
 	match, rehash, err := s.hasher.Verify(ctx, pw, u.PasswordHash)
 	if hashNoAnswer(err) {
@@ -82,10 +96,10 @@ func (s *Service) Authenticate(ctx context.Context, cl Client, rawEmail, passwor
 		match = false
 	}
 	if !match {
-		return nil, s.loginFailed(ctx, cl, email, u.ID, "wrong_password")
+		return nil, s.loginFailed(ctx, cl, email, u.ID, "wrong_password", reserved)
 	}
 	if u.Disabled {
-		return nil, s.loginFailed(ctx, cl, email, u.ID, "disabled")
+		return nil, s.loginFailed(ctx, cl, email, u.ID, "disabled", reserved)
 	}
 	if s.cfg.RequireVerification && !u.EmailVerified {
 		s.audit(ctx, cl, Event{Name: EventLoginFailed, UserID: u.ID, Email: email, Reason: "email_not_verified"})
@@ -98,13 +112,49 @@ func (s *Service) Authenticate(ctx context.Context, cl Client, rawEmail, passwor
 		s.upgradeHash(ctx, u, pw)
 	}
 	s.audit(ctx, cl, Event{Name: EventLoginSucceeded, UserID: u.ID, Email: email})
-	return &Login{User: u, DeviceToken: s.deviceToken(email)}, nil
+	return &Login{User: u, DeviceToken: s.deviceToken(email, u.CredentialVersion)}, nil
 }
 
-// loginFailed records a failure for the email (whether or not it exists) and
-// returns the one answer every failure gets.
-func (s *Service) loginFailed(ctx context.Context, cl Client, email, userID, reason string) error {
-	lock, err := s.store.RecordLoginFailure(ctx, email, s.now().UTC(), s.cfg.LockoutThreshold, s.cfg.LockoutDuration)
+func userID(u *User) string {
+	if u == nil {
+		return ""
+	}
+	return u.ID
+}
+
+// reserveCheck reserves one password check for email under the lockout
+// (ReserveLoginAttempt): at most LockoutThreshold checks per lockout period
+// reach the hasher, however many run in parallel on however many instances
+// (OWASP ASVS 5.0 6.3.1; NIST SP 800-63B 5.2.2 limits consecutive failed
+// attempts). The reservation counts as a failure until a success clears it.
+func (s *Service) reserveCheck(ctx context.Context, cl Client, email, uid string) error {
+	now := s.now().UTC()
+	lock, ok, err := s.store.ReserveLoginAttempt(ctx, email, now, s.cfg.LockoutThreshold, s.cfg.LockoutDuration)
+	if err != nil {
+		return storeErr("login", err)
+	}
+	if ok {
+		return nil
+	}
+	retry := lock.LockedUntil.Sub(now)
+	if retry <= 0 {
+		retry = s.cfg.LockoutDuration
+	}
+	s.audit(ctx, cl, Event{Name: EventLoginFailed, UserID: uid, Email: email, Reason: "account_locked"})
+	return &Error{Code: CodeAccountLocked, Message: "Too many failed attempts. Try again later or reset your password.", RetryAfter: retry}
+}
+
+// loginFailed records a failure for the email (whether or not it exists),
+// unless reserveCheck already counted it, and returns the one answer every
+// failure gets.
+func (s *Service) loginFailed(ctx context.Context, cl Client, email, userID, reason string, reserved bool) error {
+	var lock Lockout
+	var err error
+	if reserved {
+		lock, err = s.store.LoginLockout(ctx, email)
+	} else {
+		lock, err = s.store.RecordLoginFailure(ctx, email, s.now().UTC(), s.cfg.LockoutThreshold, s.cfg.LockoutDuration)
+	}
 	if err != nil {
 		return storeErr("login", err)
 	}
@@ -129,22 +179,30 @@ func (s *Service) upgradeHash(ctx context.Context, u *User, pw string) {
 	u.PasswordHash = hash
 }
 
-// Device tokens: "v1." + base64url(SHA-256(email)[:16] || issued unix secs)
-// + "." + base64url(HMAC-SHA-256(key, payload)). The key is shared by every
-// instance through the store. The email is only present as a truncated hash.
-const devicePrefix = "v1."
+// Device tokens: "v2." + base64url(SHA-256(email)[:16] || issued unix secs
+// || credential version) + "." + base64url(HMAC-SHA-256(key, payload)). The
+// key is shared by every instance through the store. The email is only
+// present as a truncated hash. A token is valid only for the credential
+// version it was issued under: a password reset or change voids every device
+// token issued before it (v1 tokens, which carried no version, are refused).
+const devicePrefix = "v2."
 
-func (s *Service) deviceToken(email string) Secret {
+const devicePayloadLen = 32
+
+func (s *Service) deviceToken(email string, version int64) Secret {
 	sum := sha256.Sum256([]byte(email))
-	payload := make([]byte, 24)
+	payload := make([]byte, devicePayloadLen)
 	copy(payload, sum[:16])
 	binary.BigEndian.PutUint64(payload[16:], uint64(s.now().Unix()))
+	binary.BigEndian.PutUint64(payload[24:], uint64(version))
 	mac := hmac.New(sha256.New, s.deviceKey)
 	mac.Write(payload)
 	return Secret(devicePrefix + base64.RawURLEncoding.EncodeToString(payload) + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil)))
 }
 
-func (s *Service) deviceValid(tok, email string) bool {
+// deviceValid reports whether tok is a live device token for email under the
+// user's current credential version (0 for an email without an account).
+func (s *Service) deviceValid(tok, email string, version int64) bool {
 	if tok == "" || len(tok) > 256 || !strings.HasPrefix(tok, devicePrefix) {
 		return false
 	}
@@ -155,7 +213,7 @@ func (s *Service) deviceValid(tok, email string) bool {
 	// Strict: one token has exactly one encoding (no spare trailing bits).
 	strict := base64.RawURLEncoding.Strict()
 	payload, err := strict.DecodeString(p)
-	if err != nil || len(payload) != 24 {
+	if err != nil || len(payload) != devicePayloadLen {
 		return false
 	}
 	got, err := strict.DecodeString(m)
@@ -171,6 +229,9 @@ func (s *Service) deviceValid(tok, email string) bool {
 	if !hmac.Equal(payload[:16], sum[:16]) {
 		return false
 	}
-	issued := time.Unix(int64(binary.BigEndian.Uint64(payload[16:])), 0)
+	if int64(binary.BigEndian.Uint64(payload[24:])) != version {
+		return false
+	}
+	issued := time.Unix(int64(binary.BigEndian.Uint64(payload[16:24])), 0)
 	return s.now().Sub(issued) < deviceTTL
 }

@@ -58,6 +58,12 @@ type AccessClaims struct {
 	ID        string // jti
 	IssuedAt  time.Time
 	ExpiresAt time.Time
+
+	// CredentialVersion (claim cv) is the user's credential version when
+	// the token was issued: a password change or reset refuses every token
+	// issued before it, exactly, whatever the second (iat has whole-second
+	// precision, RFC 7519 §2).
+	CredentialVersion int64
 }
 
 // TokenIssuer signs and verifies access tokens (internal/token).

@@ -35,27 +35,31 @@ func (s *Service) IssueTokens(ctx context.Context, cl Client, u *User) (*TokenPa
 	now := s.now().UTC()
 	f := &RefreshFamily{
 		ID: fid, UserID: u.ID, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.cfg.RefreshTTL),
-		IP: cl.IP, UserAgent: truncate(cl.UserAgent, 256),
+		IP: cl.IP, UserAgent: truncate(cl.UserAgent, 256), CredentialVersion: u.CredentialVersion,
 	}
 	first := &RefreshToken{Hash: HashToken(rt.Reveal()), FamilyID: fid, CreatedAt: now}
 	if err := s.store.CreateRefreshFamily(ctx, f, first); err != nil {
+		if errors.Is(err, ErrCredentialChanged) {
+			// As in CreateSession: a login that checked the old password.
+			return nil, invalidCredentials()
+		}
 		return nil, storeErr("issue tokens", err)
 	}
-	at, err := s.accessToken(u.ID, fid, now)
+	at, err := s.accessToken(u, fid, now)
 	if err != nil {
 		return nil, err
 	}
 	return &TokenPair{AccessToken: at, ExpiresIn: s.cfg.AccessTTL, RefreshToken: rt, FamilyID: fid}, nil
 }
 
-func (s *Service) accessToken(userID, familyID string, now time.Time) (Secret, error) {
+func (s *Service) accessToken(u *User, familyID string, now time.Time) (Secret, error) {
 	jti := make([]byte, 16)
 	if _, err := io.ReadFull(s.rand, jti); err != nil {
 		return "", storeErr("issue access token", err)
 	}
 	tok, err := s.tokens.Issue(AccessClaims{
-		Subject: userID, SessionID: familyID, ID: base64.RawURLEncoding.EncodeToString(jti),
-		IssuedAt: now, ExpiresAt: now.Add(s.cfg.AccessTTL),
+		Subject: u.ID, SessionID: familyID, ID: base64.RawURLEncoding.EncodeToString(jti),
+		IssuedAt: now, ExpiresAt: now.Add(s.cfg.AccessTTL), CredentialVersion: u.CredentialVersion,
 	})
 	if err != nil {
 		return "", &Error{Code: CodeInternal, Message: "Internal error.", Err: fmt.Errorf("issue access token: %w", err)}
@@ -113,7 +117,7 @@ func (s *Service) Refresh(ctx context.Context, cl Client, token string) (*TokenP
 				return nil, storeErr("refresh", err)
 			}
 			if swapped {
-				return s.pair(u.ID, fam.ID, next, now)
+				return s.pair(u, fam.ID, next, now)
 			}
 			// Another request rotated it first: read again and take the
 			// reuse path below.
@@ -124,8 +128,8 @@ func (s *Service) Refresh(ctx context.Context, cl Client, token string) (*TokenP
 	return nil, invalidToken()
 }
 
-func (s *Service) pair(userID, familyID string, rt Secret, now time.Time) (*TokenPair, error) {
-	at, err := s.accessToken(userID, familyID, now)
+func (s *Service) pair(u *User, familyID string, rt Secret, now time.Time) (*TokenPair, error) {
+	at, err := s.accessToken(u, familyID, now)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +146,7 @@ func (s *Service) reuse(ctx context.Context, cl Client, token string, rt *Refres
 		if err == nil && succ.UsedAt.IsZero() {
 			next, err := openSuccessor(token, rt.SealedSuccessor)
 			if err == nil && hmac.Equal(HashToken(next), rt.SuccessorHash) {
-				return s.pair(u.ID, fam.ID, Secret(next), now)
+				return s.pair(u, fam.ID, Secret(next), now)
 			}
 		}
 	}

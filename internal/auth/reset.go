@@ -69,11 +69,8 @@ func (s *Service) ResetPassword(ctx context.Context, cl Client, token, password 
 		}
 		return storeErr("reset password", err)
 	}
-	if err := s.revokeAll(ctx, u.ID, "", ""); err != nil {
+	if err := s.replacePassword(ctx, u.ID, pwHash, "", ""); err != nil {
 		return err
-	}
-	if err := s.store.SetPasswordHash(ctx, u.ID, pwHash); err != nil {
-		return storeErr("reset password", err)
 	}
 	if err := s.store.ClearLoginFailures(ctx, u.Email); err != nil {
 		return storeErr("reset password", err)

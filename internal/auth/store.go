@@ -32,11 +32,20 @@ type UserStore interface {
 	// transaction: if the token with this hash is an unused, unexpired
 	// verify_email token carrying a password hash, and its user is not yet
 	// verified, it marks the token used at now, sets the user's password
-	// hash to the token's, sets email_verified, and marks every other unused
+	// hash to the token's, adds one to the credential version (see
+	// ReplacePassword), sets email_verified, and marks every other unused
 	// verification token of the user used. It returns the token. Otherwise
 	// it returns ErrNotFound and changes nothing. This is the one place where
 	// a verification sets a password.
 	VerifyEmailWithPassword(ctx context.Context, hash []byte, now time.Time) (*OneTimeToken, error)
+	// ReplacePassword is a password change or reset, in ONE transaction: it
+	// sets the hash, adds one to the credential version, moves the
+	// revocation epoch to now (never backwards), deletes every cookie
+	// session of the user except keepSessionID and revokes every live
+	// refresh family except keepFamilyID (either may be empty). A crash
+	// never leaves the new password with the old sessions. It returns the
+	// ids of the families it revoked, sorted, and the new version.
+	ReplacePassword(ctx context.Context, userID, hash, keepSessionID, keepFamilyID string, now time.Time) (revokedFamilies []string, version int64, err error)
 	// SetTokensValidAfter moves the user's revocation epoch to t. It never
 	// moves it backwards.
 	SetTokensValidAfter(ctx context.Context, userID string, t time.Time) error
@@ -67,6 +76,10 @@ type OneTimeTokenStore interface {
 
 // SessionStore keeps cookie sessions.
 type SessionStore interface {
+	// CreateSession inserts s. When s.CredentialVersion is not 0 it checks,
+	// in the same transaction, that the user's credential version is still
+	// that one and the user is not disabled, and otherwise inserts nothing
+	// and returns ErrCredentialChanged.
 	CreateSession(ctx context.Context, s *Session) error
 	// SessionByTokenHash returns the session whatever its expiry; the
 	// Service decides whether it is still valid.
@@ -83,7 +96,8 @@ type SessionStore interface {
 // RefreshStore keeps refresh-token families.
 type RefreshStore interface {
 	// CreateRefreshFamily inserts the family and its first token in one
-	// transaction.
+	// transaction, with the credential-version check of CreateSession when
+	// f.CredentialVersion is not 0.
 	CreateRefreshFamily(ctx context.Context, f *RefreshFamily, first *RefreshToken) error
 	// RefreshTokenByHash returns the token and its family.
 	RefreshTokenByHash(ctx context.Context, hash []byte) (*RefreshToken, *RefreshFamily, error)
@@ -134,6 +148,16 @@ type LockoutStore interface {
 	// count reaches threshold, the key is locked until now+lockFor. It returns
 	// the state after the update; parallel calls never lose an increment.
 	RecordLoginFailure(ctx context.Context, key string, now time.Time, threshold int, lockFor time.Duration) (Lockout, error)
+	// ReserveLoginAttempt atomically counts one password check for key at
+	// now BEFORE it is made (OWASP ASVS 5.0 6.3.1: the limit holds however
+	// many checks run in parallel, on any number of instances). Failures
+	// decay: a count whose window (lockFor from its first failure, or the
+	// end of its lock if later) has ended at now starts again from zero. If
+	// key is locked at now or its window already holds threshold checks, it
+	// changes nothing and returns false; otherwise it adds one, locks until
+	// now+lockFor when the count reaches threshold (a threshold below 1 never
+	// locks) and returns true. RecordLoginFailure follows the same decay.
+	ReserveLoginAttempt(ctx context.Context, key string, now time.Time, threshold int, lockFor time.Duration) (Lockout, bool, error)
 	// LoginLockout returns the state for key (zero value if none).
 	LoginLockout(ctx context.Context, key string) (Lockout, error)
 	// ClearLoginFailures forgets the failures and lock of key.

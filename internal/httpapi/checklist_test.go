@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -419,19 +420,28 @@ func TestBruteForce_LockoutAfter10FailuresFor15Minutes(t *testing.T) {
 	e := newEnv(t, trusted())
 	e.signup("lock@example.com")
 	failTimes(t, e, "lock@example.com", 10)
+	// failTimes leaves the clock 121 s after the tenth failure: the lock
+	// lasts exactly 15 minutes from it, and Retry-After says what is left.
+	const sinceLock = 121 * time.Second
 	r := loginFrom(e, "192.0.2.250", "lock@example.com", strongPassword)
 	expectStatus(t, r, 429)
-	if r.code() != "account_locked" || r.Header.Get("Retry-After") == "" {
-		t.Fatalf("locked login answered %s", r.Body)
+	if want := strconv.Itoa(int((15*time.Minute - sinceLock) / time.Second)); r.code() != "account_locked" || r.Header.Get("Retry-After") != want {
+		t.Fatalf("locked login answered %s with Retry-After %q, want account_locked and %s", r.Body, r.Header.Get("Retry-After"), want)
 	}
 	if ev := e.auditEvents("account_locked"); len(ev) != 1 || ev[0]["email"] != "lock@example.com" {
 		t.Fatalf("account_locked events %v", ev)
 	}
+	e.clock.Advance(15*time.Minute - sinceLock - time.Second)
+	r = loginFrom(e, "192.0.2.251", "lock@example.com", strongPassword)
+	expectStatus(t, r, 429)
+	if r.Header.Get("Retry-After") != "1" {
+		t.Fatalf("one second before the end Retry-After = %q, want 1", r.Header.Get("Retry-After"))
+	}
+	e.clock.Advance(time.Second)
+	expectStatus(t, loginFrom(e, "192.0.2.252", "lock@example.com", strongPassword), 200)
 	// The same for an email without an account: lockout reveals nothing.
 	failTimes(t, e, "ghost-lock@example.com", 10)
-	expectStatus(t, loginFrom(e, "192.0.2.251", "ghost-lock@example.com", strongPassword), 429)
-	e.clock.Advance(15 * time.Minute)
-	expectStatus(t, loginFrom(e, "192.0.2.252", "lock@example.com", strongPassword), 200)
+	expectStatus(t, loginFrom(e, "192.0.2.253", "ghost-lock@example.com", strongPassword), 429)
 }
 
 func TestBruteForce_DeviceCookieExemptFromLockout(t *testing.T) {
@@ -465,30 +475,58 @@ func TestBruteForce_FailureCounterClearsOnSuccess(t *testing.T) {
 	expectStatus(t, loginFrom(e, "192.0.2.98", "clear@example.com", strongPassword), 200)
 }
 
+// TestBruteForce_ParallelGuessesCannotExceedThreshold: 30 guesses in
+// parallel, from 30 addresses, reach the hasher exactly threshold (10) times.
+// Every password check is held at the hasher until each of the 30 requests
+// has either reached it or been answered, so a lockout that is checked before
+// hashing and counted after lets all 30 through, deterministically.
 func TestBruteForce_ParallelGuessesCannotExceedThreshold(t *testing.T) {
+	const n = 30
 	e := newEnv(t, trusted(), withConfig(func(c *auth.Config) {
 		c.LoginPerEmail = auth.Limit{N: 100, Per: time.Minute}
 		c.LoginPerIP = auth.Limit{N: 100, Per: time.Minute}
 	}))
 	e.signup("par@example.com")
-	var wg sync.WaitGroup
-	for i := 0; i < 30; i++ {
-		wg.Add(1)
+	_, v0, d0 := e.hasher.counts()
+	arrived, release := e.hasher.hold(n)
+	answered := make(chan int, n)
+	for i := 0; i < n; i++ {
 		go func(i int) {
-			defer wg.Done()
-			loginFrom(e, fmt.Sprintf("192.0.2.%d", i+1), "par@example.com", "parallel wrong guess")
+			answered <- loginFrom(e, fmt.Sprintf("192.0.2.%d", i+1), "par@example.com", "parallel wrong guess").Status
 		}(i)
 	}
-	wg.Wait()
+	var checks, codes []int
+	for len(checks)+len(codes) < n {
+		select {
+		case <-arrived:
+			checks = append(checks, 1)
+		case c := <-answered:
+			codes = append(codes, c)
+		}
+	}
+	release()
+	for len(codes) < n {
+		codes = append(codes, <-answered)
+	}
+	if _, v, d := e.hasher.counts(); v-v0+d-d0 != e.cfg.LockoutThreshold || len(checks) != e.cfg.LockoutThreshold {
+		t.Fatalf("%d password checks (%d held at once) for %d parallel guesses, want exactly the threshold %d",
+			v-v0+d-d0, len(checks), n, e.cfg.LockoutThreshold)
+	}
+	locked := 0
+	for _, c := range codes {
+		if c == 429 {
+			locked++
+		}
+	}
+	if locked != n-e.cfg.LockoutThreshold {
+		t.Fatalf("%d of %d guesses answered 429, want %d", locked, n, n-e.cfg.LockoutThreshold)
+	}
 	lock, err := e.db.LoginLockout(context.Background(), "par@example.com")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if lock.LockedUntil.IsZero() {
-		t.Fatal("30 parallel failures did not lock the account")
-	}
-	if lock.Failures > 30 || lock.Failures < 10 {
-		t.Fatalf("failures = %d after 30 parallel guesses", lock.Failures)
+	if lock.Failures != e.cfg.LockoutThreshold || lock.LockedUntil.IsZero() {
+		t.Fatalf("lockout = %+v after %d parallel guesses, want %d failures and locked", lock, n, e.cfg.LockoutThreshold)
 	}
 	expectStatus(t, loginFrom(e, "192.0.2.200", "par@example.com", strongPassword), 429)
 }

@@ -45,6 +45,29 @@ type countingHasher struct {
 	*password.Hasher
 	mu                    sync.Mutex
 	hashes, verifies, dum int
+	// gate, when set, holds every Verify and VerifyDummy until it is closed,
+	// after sending on arrived: a test can see how many checks run at once.
+	gate    chan struct{}
+	arrived chan struct{}
+}
+
+// hold makes the password checks wait for the returned release function.
+func (h *countingHasher) hold(capacity int) (arrived <-chan struct{}, release func()) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.gate, h.arrived = make(chan struct{}), make(chan struct{}, capacity)
+	gate := h.gate
+	return h.arrived, func() { close(gate) }
+}
+
+func (h *countingHasher) wait() {
+	h.mu.Lock()
+	gate, arrived := h.gate, h.arrived
+	h.mu.Unlock()
+	if gate != nil {
+		arrived <- struct{}{}
+		<-gate
+	}
 }
 
 func (h *countingHasher) Hash(ctx context.Context, pw string) (string, error) {
@@ -58,6 +81,7 @@ func (h *countingHasher) Verify(ctx context.Context, pw, enc string) (bool, bool
 	h.mu.Lock()
 	h.verifies++
 	h.mu.Unlock()
+	h.wait()
 	return h.Hasher.Verify(ctx, pw, enc)
 }
 
@@ -65,6 +89,7 @@ func (h *countingHasher) VerifyDummy(ctx context.Context, pw string) error {
 	h.mu.Lock()
 	h.dum++
 	h.mu.Unlock()
+	h.wait()
 	return h.Hasher.VerifyDummy(ctx, pw)
 }
 

@@ -40,7 +40,7 @@ func (db *DB) UserForAccess(ctx context.Context, userID string, now time.Time, d
 		denyKeys = []string{} // an empty array, not NULL
 	}
 	err := db.queryRow(ctx, `
-		SELECT `+userColumns+`, EXISTS (SELECT 1 FROM deny_list WHERE key = ANY ($2) AND expires_at > $3)
+		SELECT `+userReadColumns+`, EXISTS (SELECT 1 FROM deny_list WHERE key = ANY ($2) AND expires_at > $3)
 		FROM users WHERE id = $1`,
 		userID, denyKeys, now).Scan(append(userDest(&u), &denied)...)
 	if err != nil {

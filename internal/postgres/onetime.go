@@ -112,7 +112,7 @@ func (db *DB) VerifyEmailWithPassword(ctx context.Context, hash []byte, now time
 			return err
 		}
 		if _, err := tx.Exec(ctx,
-			`UPDATE users SET password_hash = $1, email_verified = true WHERE id = $2`, t.PasswordHash, t.UserID); err != nil {
+			`UPDATE users SET password_hash = $1, email_verified = true, credential_version = credential_version + 1 WHERE id = $2`, t.PasswordHash, t.UserID); err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx,

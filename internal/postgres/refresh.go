@@ -19,6 +19,9 @@ const refreshTokenColumns = `hash, family_id, parent_hash, created_at, used_at, 
 func (db *DB) CreateRefreshFamily(ctx context.Context, f *auth.RefreshFamily, first *auth.RefreshToken) error {
 	first.FamilyID = f.ID
 	return wrapErr("create refresh family", db.tx(ctx, func(tx pgx.Tx) error {
+		if err := checkCredentialVersion(ctx, tx, f.UserID, f.CredentialVersion); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `
 			INSERT INTO refresh_families (id, user_id, created_at, last_seen_at, expires_at, revoked_at, ip, user_agent)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,

@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/bulwarkauth/bulwark/internal/auth"
 )
 
@@ -12,6 +14,16 @@ const sessionColumns = `id, user_id, token_hash, created_at, last_seen_at, expir
 // CreateSession inserts s. An unknown user is auth.ErrNotFound, an existing
 // id or token hash auth.ErrConflict.
 func (db *DB) CreateSession(ctx context.Context, s *auth.Session) error {
+	if s.CredentialVersion != 0 {
+		return wrapErr("create session", db.tx(ctx, func(tx pgx.Tx) error {
+			if err := checkCredentialVersion(ctx, tx, s.UserID, s.CredentialVersion); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO sessions (`+sessionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+				s.ID, s.UserID, s.TokenHash, s.CreatedAt, timeArg(s.LastSeenAt), s.ExpiresAt, text(s.IP), text(s.UserAgent))
+			return err
+		}))
+	}
 	_, err := db.exec(ctx, `INSERT INTO sessions (`+sessionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		s.ID, s.UserID, s.TokenHash, s.CreatedAt, timeArg(s.LastSeenAt), s.ExpiresAt, text(s.IP), text(s.UserAgent))
 	return wrapErr("create session", err)
@@ -41,7 +53,7 @@ func (db *DB) SessionWithUser(ctx context.Context, hash []byte) (*auth.Session, 
 	var u auth.User
 	err := db.queryRow(ctx, `
 		SELECT s.id, s.user_id, s.token_hash, s.created_at, s.last_seen_at, s.expires_at, s.ip, s.user_agent,
-		       u.id, u.email, u.password_hash, u.email_verified, u.disabled, u.created_at, u.tokens_valid_after
+		       u.id, u.email, u.password_hash, u.email_verified, u.disabled, u.created_at, u.tokens_valid_after, u.credential_version
 		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1`, hash,
 	).Scan(append(sessionDest(&s), userDest(&u)...)...)
 	if err != nil {

@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"errors"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -11,23 +13,27 @@ import (
 
 const userColumns = `id, email, password_hash, email_verified, disabled, created_at, tokens_valid_after`
 
+// userReadColumns are the columns userDest scans.
+const userReadColumns = userColumns + `, credential_version`
+
 // CreateUser inserts u. It returns auth.ErrConflict when the email (or the
 // id) exists.
 func (db *DB) CreateUser(ctx context.Context, u *auth.User) error {
-	_, err := db.exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		u.ID, u.Email, u.PasswordHash, u.EmailVerified, u.Disabled, u.CreatedAt, timeArg(u.TokensValidAfter))
+	u.CredentialVersion = max(u.CredentialVersion, 1)
+	_, err := db.exec(ctx, `INSERT INTO users (`+userReadColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		u.ID, u.Email, u.PasswordHash, u.EmailVerified, u.Disabled, u.CreatedAt, timeArg(u.TokensValidAfter), u.CredentialVersion)
 	return wrapErr("create user", err)
 }
 
 // UserByID returns the user or auth.ErrNotFound.
 func (db *DB) UserByID(ctx context.Context, id string) (*auth.User, error) {
-	u, err := scanUser(db.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+	u, err := scanUser(db.queryRow(ctx, `SELECT `+userReadColumns+` FROM users WHERE id = $1`, id))
 	return u, wrapErr("get user", err)
 }
 
 // UserByEmail returns the user with this normalised email or auth.ErrNotFound.
 func (db *DB) UserByEmail(ctx context.Context, email string) (*auth.User, error) {
-	u, err := scanUser(db.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email = $1`, email))
+	u, err := scanUser(db.queryRow(ctx, `SELECT `+userReadColumns+` FROM users WHERE email = $1`, email))
 	return u, wrapErr("get user by email", err)
 }
 
@@ -42,7 +48,7 @@ func scanUser(row pgx.Row) (*auth.User, error) {
 // userDest lists the scan destinations of userColumns.
 func userDest(u *auth.User) []any {
 	return []any{&u.ID, &u.Email, &u.PasswordHash, &u.EmailVerified, &u.Disabled,
-		timeCol{&u.CreatedAt}, timeCol{&u.TokensValidAfter}}
+		timeCol{&u.CreatedAt}, timeCol{&u.TokensValidAfter}, &u.CredentialVersion}
 }
 
 // SetPasswordHash replaces the user's hash.
@@ -79,4 +85,57 @@ func (db *DB) SetTokensValidAfter(ctx context.Context, userID string, t time.Tim
 	// PostgreSQL counts a matched row as changed even when the value stays.
 	return wrapErr("set tokens valid after", notFoundIfNone(db.exec(ctx,
 		`UPDATE users SET tokens_valid_after = GREATEST(tokens_valid_after, $1) WHERE id = $2`, t, userID)))
+}
+
+// ReplacePassword sets the hash, bumps the credential version, moves the
+// revocation epoch and revokes the user's other sessions and families, in one
+// transaction. The UPDATE of the user comes first: it takes the row lock
+// that CreateSession and CreateRefreshFamily take (FOR SHARE) to re-check the
+// version, and the later statements, each with a fresh snapshot under READ
+// COMMITTED, see any session committed before the lock was granted.
+func (db *DB) ReplacePassword(ctx context.Context, userID, hash, keepSessionID, keepFamilyID string, now time.Time) ([]string, int64, error) {
+	var revoked []string
+	var version int64
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `
+			UPDATE users SET password_hash = $1, credential_version = credential_version + 1,
+				tokens_valid_after = GREATEST(tokens_valid_after, $2)
+			WHERE id = $3 RETURNING credential_version`, hash, now, userID).Scan(&version); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1 AND id <> $2`, userID, keepSessionID); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `
+			UPDATE refresh_families SET revoked_at = $1
+			WHERE user_id = $2 AND id <> $3 AND revoked_at IS NULL AND expires_at > $1
+			RETURNING id`, now, userID, keepFamilyID)
+		if err != nil {
+			return err
+		}
+		revoked, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	if err != nil {
+		return nil, 0, wrapErr("replace password", err)
+	}
+	slices.Sort(revoked)
+	return revoked, version, nil
+}
+
+// checkCredentialVersion is the re-check of CreateSession and
+// CreateRefreshFamily, in their transaction: FOR SHARE holds the user's row
+// until commit, so a ReplacePassword either commits before (and the check
+// sees the new version) or waits for the insert (and revokes it).
+func checkCredentialVersion(ctx context.Context, tx pgx.Tx, userID string, version int64) error {
+	if version == 0 {
+		return nil
+	}
+	var cur int64
+	var disabled bool
+	err := tx.QueryRow(ctx, `SELECT credential_version, disabled FROM users WHERE id = $1 FOR SHARE`, userID).Scan(&cur, &disabled)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && (cur != version || disabled)) {
+		return auth.ErrCredentialChanged
+	}
+	return err
 }

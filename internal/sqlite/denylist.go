@@ -66,8 +66,8 @@ func (db *DB) UserForAccess(ctx context.Context, userID string, now time.Time, d
 		// The user id goes last: it binds the outer WHERE.
 		args = append(args[1:], userID)
 	}
-	err := db.queryRow(ctx, `SELECT `+userColumns+`, `+deny+` FROM users WHERE id = ?`, args...).
-		Scan(&u.ID, &u.Email, &u.PasswordHash, &u.EmailVerified, &u.Disabled, timeCol{&u.CreatedAt}, timeCol{&u.TokensValidAfter}, &denied)
+	err := db.queryRow(ctx, `SELECT `+userReadColumns+`, `+deny+` FROM users WHERE id = ?`, args...).
+		Scan(&u.ID, &u.Email, &u.PasswordHash, &u.EmailVerified, &u.Disabled, timeCol{&u.CreatedAt}, timeCol{&u.TokensValidAfter}, &u.CredentialVersion, &denied)
 	if err != nil {
 		return nil, false, wrapErr("get user for access", err)
 	}

@@ -104,7 +104,7 @@ func (db *DB) VerifyEmailWithPassword(ctx context.Context, hash []byte, now time
 			return err
 		}
 		res, err := db.txExec(ctx, tx,
-			`UPDATE users SET password_hash = ?, email_verified = 1 WHERE id = ?`, t.PasswordHash, t.UserID)
+			`UPDATE users SET password_hash = ?, email_verified = 1, credential_version = credential_version + 1 WHERE id = ?`, t.PasswordHash, t.UserID)
 		if err != nil {
 			return err
 		}

@@ -15,8 +15,8 @@ import (
 //   - refresh families revoked or expired before now, and with them (ON
 //     DELETE CASCADE) every refresh token of those families: a token of a
 //     dead family is refused whether or not its row exists;
-//   - login-failure rows whose lock expired at or before now (the next
-//     failure would restart the count from zero anyway).
+//   - login-failure rows whose window and lock ended at or before now
+//     (their failures no longer count: the next one starts from zero).
 //
 // It never deletes users, live sessions or families, the tokens of live
 // families (used ones are kept for reuse detection), failure counts below the
@@ -38,7 +38,7 @@ func (db *DB) Purge(ctx context.Context, now time.Time) (int64, error) {
 		for _, q := range []string{
 			`DELETE FROM one_time_tokens WHERE used_at IS NOT NULL OR expires_at < ?1`,
 			`DELETE FROM refresh_families WHERE revoked_at < ?1 OR expires_at < ?1`,
-			`DELETE FROM login_failures WHERE locked_until <= ?1`,
+			`DELETE FROM login_failures WHERE expires_at <= ?1`,
 		} {
 			res, err := db.txExec(ctx, tx, q, at)
 			if err != nil {

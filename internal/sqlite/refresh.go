@@ -16,6 +16,9 @@ import (
 func (db *DB) CreateRefreshFamily(ctx context.Context, f *auth.RefreshFamily, first *auth.RefreshToken) error {
 	first.FamilyID = f.ID
 	return wrapErr("create refresh family", db.writeTx(ctx, func(tx *sql.Tx) error {
+		if err := db.checkCredentialVersion(ctx, tx, f.UserID, f.CredentialVersion); err != nil {
+			return err
+		}
 		if _, err := db.txExec(ctx, tx, `
 			INSERT INTO refresh_families (id, user_id, created_at, last_seen_at, expires_at, revoked_at, ip, user_agent)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -164,32 +167,38 @@ func (db *DB) ListSessions(ctx context.Context, userID string, now time.Time) ([
 func (db *DB) RevokeUserSessions(ctx context.Context, userID, keepSessionID, keepFamilyID string, now time.Time) ([]string, error) {
 	var revoked []string
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
-		revoked = nil // in case of a retry
-		if _, err := db.txExec(ctx, tx, `DELETE FROM sessions WHERE user_id = ? AND id <> ?`,
-			userID, keepSessionID); err != nil {
-			return err
-		}
-		rows, err := db.txQuery(ctx, tx, `
-			UPDATE refresh_families SET revoked_at = ?1
-			WHERE user_id = ?2 AND id <> ?3 AND revoked_at IS NULL AND expires_at > ?1
-			RETURNING id`,
-			now.UnixMicro(), userID, keepFamilyID)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				return err
-			}
-			revoked = append(revoked, id)
-		}
-		return rows.Err()
+		var err error
+		revoked, err = db.revokeUserSessions(ctx, tx, userID, keepSessionID, keepFamilyID, now)
+		return err
 	})
 	if err != nil {
 		return nil, wrapErr("revoke user sessions", err)
 	}
 	slices.Sort(revoked)
 	return revoked, nil
+}
+
+func (db *DB) revokeUserSessions(ctx context.Context, tx *sql.Tx, userID, keepSessionID, keepFamilyID string, now time.Time) ([]string, error) {
+	if _, err := db.txExec(ctx, tx, `DELETE FROM sessions WHERE user_id = ? AND id <> ?`,
+		userID, keepSessionID); err != nil {
+		return nil, err
+	}
+	rows, err := db.txQuery(ctx, tx, `
+		UPDATE refresh_families SET revoked_at = ?1
+		WHERE user_id = ?2 AND id <> ?3 AND revoked_at IS NULL AND expires_at > ?1
+		RETURNING id`,
+		now.UnixMicro(), userID, keepFamilyID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var revoked []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		revoked = append(revoked, id)
+	}
+	return revoked, rows.Err()
 }

@@ -12,6 +12,9 @@ import (
 // id or token hash auth.ErrConflict.
 func (db *DB) CreateSession(ctx context.Context, s *auth.Session) error {
 	return wrapErr("create session", db.writeTx(ctx, func(tx *sql.Tx) error {
+		if err := db.checkCredentialVersion(ctx, tx, s.UserID, s.CredentialVersion); err != nil {
+			return err
+		}
 		_, err := db.txExec(ctx, tx, `
 			INSERT INTO sessions (id, user_id, token_hash, created_at, last_seen_at, expires_at, ip, user_agent)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -46,10 +49,10 @@ func (db *DB) SessionWithUser(ctx context.Context, hash []byte) (*auth.Session, 
 	var u auth.User
 	err := db.queryRow(ctx, `
 		SELECT s.id, s.user_id, s.token_hash, s.created_at, s.last_seen_at, s.expires_at, s.ip, s.user_agent,
-		       u.id, u.email, u.password_hash, u.email_verified, u.disabled, u.created_at, u.tokens_valid_after
+		       u.id, u.email, u.password_hash, u.email_verified, u.disabled, u.created_at, u.tokens_valid_after, u.credential_version
 		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?`, hash,
 	).Scan(&s.ID, &s.UserID, &s.TokenHash, timeCol{&s.CreatedAt}, timeCol{&s.LastSeenAt}, timeCol{&s.ExpiresAt}, &s.IP, &s.UserAgent,
-		&u.ID, &u.Email, &u.PasswordHash, &u.EmailVerified, &u.Disabled, timeCol{&u.CreatedAt}, timeCol{&u.TokensValidAfter})
+		&u.ID, &u.Email, &u.PasswordHash, &u.EmailVerified, &u.Disabled, timeCol{&u.CreatedAt}, timeCol{&u.TokensValidAfter}, &u.CredentialVersion)
 	if err != nil {
 		return nil, nil, wrapErr("get session", err)
 	}

@@ -318,7 +318,7 @@ func wrapErr(op string, err error) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("%s: %w", op, auth.ErrNotFound)
 	}
-	if errors.Is(err, auth.ErrNotFound) || errors.Is(err, auth.ErrConflict) || errors.Is(err, auth.ErrUnavailable) {
+	if errors.Is(err, auth.ErrNotFound) || errors.Is(err, auth.ErrConflict) || errors.Is(err, auth.ErrUnavailable) || errors.Is(err, auth.ErrCredentialChanged) {
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	var se *sqlitedriver.Error

@@ -3,12 +3,17 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"slices"
 	"time"
 
 	"github.com/bulwarkauth/bulwark/internal/auth"
 )
 
 const userColumns = `id, email, password_hash, email_verified, disabled, created_at, tokens_valid_after`
+
+// userReadColumns are the columns scanUser reads.
+const userReadColumns = userColumns + `, credential_version`
 
 // CreateUser inserts u. It returns auth.ErrConflict when the email exists.
 func (db *DB) CreateUser(ctx context.Context, u *auth.User) error {
@@ -18,27 +23,28 @@ func (db *DB) CreateUser(ctx context.Context, u *auth.User) error {
 }
 
 func (db *DB) createUser(ctx context.Context, tx *sql.Tx, u *auth.User) error {
-	_, err := db.txExec(ctx, tx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		u.ID, u.Email, u.PasswordHash, u.EmailVerified, u.Disabled, timeArg(u.CreatedAt), timeArg(u.TokensValidAfter))
+	u.CredentialVersion = max(u.CredentialVersion, 1)
+	_, err := db.txExec(ctx, tx, `INSERT INTO users (`+userReadColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.Email, u.PasswordHash, u.EmailVerified, u.Disabled, timeArg(u.CreatedAt), timeArg(u.TokensValidAfter), u.CredentialVersion)
 	return err
 }
 
 // UserByID returns the user or auth.ErrNotFound.
 func (db *DB) UserByID(ctx context.Context, id string) (*auth.User, error) {
-	u, err := scanUser(db.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+	u, err := scanUser(db.queryRow(ctx, `SELECT `+userReadColumns+` FROM users WHERE id = ?`, id))
 	return u, wrapErr("get user", err)
 }
 
 // UserByEmail returns the user with this normalised email or auth.ErrNotFound.
 func (db *DB) UserByEmail(ctx context.Context, email string) (*auth.User, error) {
-	u, err := scanUser(db.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email = ?`, email))
+	u, err := scanUser(db.queryRow(ctx, `SELECT `+userReadColumns+` FROM users WHERE email = ?`, email))
 	return u, wrapErr("get user by email", err)
 }
 
 func scanUser(row scanner) (*auth.User, error) {
 	var u auth.User
 	if err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.EmailVerified, &u.Disabled,
-		timeCol{&u.CreatedAt}, timeCol{&u.TokensValidAfter}); err != nil {
+		timeCol{&u.CreatedAt}, timeCol{&u.TokensValidAfter}, &u.CredentialVersion); err != nil {
 		return nil, err
 	}
 	return &u, nil
@@ -92,4 +98,45 @@ func (db *DB) SetTokensValidAfter(ctx context.Context, userID string, t time.Tim
 		}
 		return rowsAffected(res)
 	}))
+}
+
+// ReplacePassword sets the hash, bumps the credential version, moves the
+// revocation epoch and revokes the user's other sessions and families, all in
+// one write transaction.
+func (db *DB) ReplacePassword(ctx context.Context, userID, hash, keepSessionID, keepFamilyID string, now time.Time) ([]string, int64, error) {
+	var revoked []string
+	var version int64
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		revoked = nil // in case of a retry
+		if err := db.txQueryRow(ctx, tx, `
+			UPDATE users SET password_hash = ?1, credential_version = credential_version + 1,
+				tokens_valid_after = MAX(COALESCE(tokens_valid_after, ?2), ?2)
+			WHERE id = ?3 RETURNING credential_version`,
+			hash, now.UnixMicro(), userID).Scan(&version); err != nil {
+			return err
+		}
+		var err error
+		revoked, err = db.revokeUserSessions(ctx, tx, userID, keepSessionID, keepFamilyID, now)
+		return err
+	})
+	if err != nil {
+		return nil, 0, wrapErr("replace password", err)
+	}
+	slices.Sort(revoked)
+	return revoked, version, nil
+}
+
+// checkCredentialVersion is the re-check of CreateSession and
+// CreateRefreshFamily, inside their write transaction.
+func (db *DB) checkCredentialVersion(ctx context.Context, tx *sql.Tx, userID string, version int64) error {
+	if version == 0 {
+		return nil
+	}
+	var cur int64
+	var disabled bool
+	err := db.txQueryRow(ctx, tx, `SELECT credential_version, disabled FROM users WHERE id = ?`, userID).Scan(&cur, &disabled)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && (cur != version || disabled)) {
+		return auth.ErrCredentialChanged
+	}
+	return err
 }

@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) auth.Store) {
 		{"Access", accessTests},
 		{"Purge", purgeTests},
 		{"Lockout", lockoutTests},
+		{"Credential", credentialTests},
 		{"Outbox", outboxTests},
 		{"Secret", secretTests},
 		{"Store", storeTests},

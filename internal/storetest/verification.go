@@ -50,6 +50,11 @@ func testVerifySetsPassword(t *testing.T, s auth.Store) {
 	if after.PasswordHash != "$newer" || !after.EmailVerified {
 		t.Errorf("after verification: hash %q verified %v, want the token's hash and verified", after.PasswordHash, after.EmailVerified)
 	}
+	// A new password is a new credential: logins that checked the one
+	// before cannot create a session after this (see ReplacePassword).
+	if after.CredentialVersion != u.CredentialVersion+1 {
+		t.Errorf("credential version %d after verification, want %d", after.CredentialVersion, u.CredentialVersion+1)
+	}
 	_, err = s.VerifyEmailWithPassword(ctx(t), newer.Hash, now)
 	wantErr(t, "VerifyEmailWithPassword twice", err, auth.ErrNotFound)
 	// Another user's token and account are untouched.

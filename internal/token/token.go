@@ -221,6 +221,8 @@ type claims struct {
 	IssuedAt  *jwt.NumericDate `json:"iat,omitempty"`
 	ID        string           `json:"jti"`
 	SessionID string           `json:"sid"`
+
+	CredentialVersion int64 `json:"cv,omitempty"`
 }
 
 func (c *claims) GetExpirationTime() (*jwt.NumericDate, error) { return c.ExpiresAt, nil }
@@ -268,6 +270,8 @@ func (i *Issuer) Issue(c auth.AccessClaims) (string, error) {
 			IssuedAt:  jwt.NewNumericDate(c.IssuedAt),
 			ID:        c.ID,
 			SessionID: c.SessionID,
+
+			CredentialVersion: c.CredentialVersion,
 		},
 	}
 	s, err := t.SignedString(i.secret)
@@ -323,6 +327,8 @@ func (i *Issuer) verify(token string, now time.Time) (auth.AccessClaims, error) 
 		ID:        c.ID,
 		IssuedAt:  iat.UTC(),
 		ExpiresAt: exp.UTC(),
+
+		CredentialVersion: c.CredentialVersion,
 	}, nil
 }
 
