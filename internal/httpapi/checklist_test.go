@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -1038,7 +1039,22 @@ func TestLogging_EveryLineIsJSONWithRequiredFields(t *testing.T) {
 	e.signup("log@example.com")
 	e.login("log@example.com", strongPassword)
 	e.post("/v1/session", map[string]string{"email": "log@example.com", "password": "not the right password"})
-	e.post("/v1/session", map[string]string{"email": "a@b.c\r\n{\"event\":\"login_succeeded\",\"user_id\":\"admin\"}", "password": "x"})
+	// CR/LF in a field that IS logged: the User-Agent of a failed login.
+	// Go's client refuses such a header, so the request goes to the handler
+	// directly, as a raw HTTP/1.1 peer could send it through a proxy.
+	const forged = "ua\r\n{\"time\":\"2026-01-01T00:00:00Z\",\"level\":\"INFO\",\"msg\":\"audit\",\"event\":\"login_succeeded\",\"user_id\":\"admin\"}\n"
+	hr := httptest.NewRequest("POST", "/v1/session", strings.NewReader(`{"email":"log@example.com","password":"also not the right password"}`))
+	hr.RemoteAddr = "127.0.0.1:1234"
+	hr.Header.Set("Content-Type", "application/json")
+	hr.Header["User-Agent"] = []string{forged}
+	rec := httptest.NewRecorder()
+	e.srv.Config.Handler.ServeHTTP(rec, hr)
+	if rec.Code != http.StatusUnauthorized {
+		t.Fatalf("login with a CR/LF User-Agent: status %d, body %s", rec.Code, rec.Body)
+	}
+	if !strings.Contains(e.logs.String(), `ua\r\n{`) {
+		t.Fatalf("the CR/LF User-Agent was not logged escaped: %s", e.logs.String())
+	}
 	lines := strings.Split(strings.TrimSpace(e.logs.String()), "\n")
 	for _, l := range lines {
 		var m map[string]any
@@ -1054,8 +1070,16 @@ func TestLogging_EveryLineIsJSONWithRequiredFields(t *testing.T) {
 		t.Fatalf("login_succeeded events %v", ok)
 	}
 	fail := e.auditEvents("login_failed")
-	if len(fail) != 1 || fail[0]["email"] != "log@example.com" || fail[0]["ip"] != "127.0.0.1" || fail[0]["reason"] != "wrong_password" {
+	if len(fail) != 2 {
 		t.Fatalf("login_failed events %v", fail)
+	}
+	for _, f := range fail {
+		if f["email"] != "log@example.com" || f["ip"] != "127.0.0.1" || f["reason"] != "wrong_password" {
+			t.Fatalf("login_failed events %v", fail)
+		}
+	}
+	if fail[1]["user_agent"] != forged {
+		t.Fatalf("user_agent = %q, want the CR/LF value intact in one field", fail[1]["user_agent"])
 	}
 }
 
