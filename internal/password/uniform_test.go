@@ -62,7 +62,7 @@ func TestVerifyCostDoesNotDependOnTheStoredHash(t *testing.T) {
 	// argon2id at m=64 takes well under a millisecond; bcrypt cost 10
 	// tens of milliseconds.
 	for name, f := range map[string]func(){
-		"unknown email": func() { _ = h.VerifyDummy(ctx, "whatever") },
+		"unknown email":    func() { _ = h.VerifyDummy(ctx, "whatever") },
 		"argon2id account": nil,
 	} {
 		if name == "argon2id account" {
