@@ -127,19 +127,72 @@ func TestPasswords_SameErrorForUnknownEmailAndWrongPassword(t *testing.T) {
 }
 
 func TestPasswords_UnknownEmailPaysForADummyHash(t *testing.T) {
-	e := newEnv(t)
+	// The hasher's clock is the real one plus the padding it asks for,
+	// which it gets without sleeping: what a login is charged is its real
+	// work plus its padding.
+	m := &paddingMeter{}
+	e := newEnv(t, withHasherOptions(password.WithMeter(m)))
 	e.signup("erin@example.com")
-	_, v0, d0 := e.hasher.counts()
-	expectStatus(t, e.post("/v1/session", map[string]string{"email": "ghost@example.com", "password": strongPassword}), 401)
-	_, v1, d1 := e.hasher.counts()
-	if d1-d0 != 1 || v1 != v0 {
-		t.Fatalf("unknown email: %d dummy and %d real verifications, want 1 and 0", d1-d0, v1-v0)
+	e.signup("bob@example.com")
+	// A not-yet-upgraded import: bcrypt cost 10 is far dearer than the
+	// configured (test) argon2id.
+	ctx := context.Background()
+	u, _ := e.db.UserByEmail(ctx, "bob@example.com")
+	b, err := bcrypt.GenerateFromPassword([]byte(strongPassword), 10)
+	if err != nil {
+		t.Fatal(err)
 	}
-	expectStatus(t, e.post("/v1/session", map[string]string{"email": "erin@example.com", "password": strongPassword + "?"}), 401)
-	_, v2, d2 := e.hasher.counts()
-	if v2-v1 != 1 || d2 != d1 {
-		t.Fatalf("wrong password: %d real and %d dummy verifications, want 1 and 0", v2-v1, d2-d1)
+	if err := e.db.SetPasswordHash(ctx, u.ID, string(b)); err != nil {
+		t.Fatal(err)
 	}
+	login := func(email, pw string) (time.Duration, [2]int) {
+		_, v0, d0 := e.hasher.counts()
+		start := m.Now()
+		expectStatus(t, e.post("/v1/session", map[string]string{"email": email, "password": pw}), 401)
+		cost := m.Now().Sub(start)
+		_, v1, d1 := e.hasher.counts()
+		return cost, [2]int{v1 - v0, d1 - d0}
+	}
+	bcryptCost, n := login("bob@example.com", strongPassword+"?")
+	if n != [2]int{1, 0} {
+		t.Fatalf("wrong password (bcrypt): %d real and %d dummy verifications, want 1 and 0", n[0], n[1])
+	}
+	for _, c := range []struct {
+		email string
+		want  [2]int
+	}{
+		{"ghost@example.com", [2]int{0, 1}}, // unknown: one dummy
+		{"erin@example.com", [2]int{1, 0}},  // argon2id account
+	} {
+		cost, n := login(c.email, strongPassword+"?")
+		if n != c.want {
+			t.Fatalf("%s: %d real and %d dummy verifications, want %d and %d", c.email, n[0], n[1], c.want[0], c.want[1])
+		}
+		// Each is charged at least what the dearest recent verification
+		// (the bcrypt account) cost, give or take scheduling noise.
+		if cost < bcryptCost*8/10 {
+			t.Fatalf("%s: charged %v, the bcrypt account %v: timing tells the accounts apart", c.email, cost, bcryptCost)
+		}
+	}
+}
+
+// paddingMeter is a password.Meter on the real clock that counts the
+// padding it is asked for instead of sleeping.
+type paddingMeter struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (m *paddingMeter) Now() time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return time.Now().Add(m.offset)
+}
+
+func (m *paddingMeter) Sleep(_ context.Context, d time.Duration) {
+	m.mu.Lock()
+	m.offset += d
+	m.mu.Unlock()
 }
 
 // ---- Sessions ----
