@@ -81,7 +81,9 @@ func TestTiming_KnownVsUnknownEmail(t *testing.T) {
 		{"POST /v1/password/forgot", argon, signupKnown, post("/v1/password/forgot", "known@example.com"),
 			func(e *env, i int) { post("/v1/password/forgot", unknownEmail("nobody")(i))(e, i) }},
 		{"POST /v1/email/verify/resend", argon,
-			func(e *env) { e.post("/v1/signup", map[string]string{"email": "known@example.com", "password": strongPassword}) },
+			func(e *env) {
+				e.post("/v1/signup", map[string]string{"email": "known@example.com", "password": strongPassword})
+			},
 			post("/v1/email/verify/resend", "known@example.com"),
 			func(e *env, i int) { post("/v1/email/verify/resend", unknownEmail("nobody")(i))(e, i) }},
 		{"POST /v1/signup", argon, signupKnown,
