@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -127,19 +128,72 @@ func TestPasswords_SameErrorForUnknownEmailAndWrongPassword(t *testing.T) {
 }
 
 func TestPasswords_UnknownEmailPaysForADummyHash(t *testing.T) {
-	e := newEnv(t)
+	// The hasher's clock is the real one plus the padding it asks for,
+	// which it gets without sleeping: what a login is charged is its real
+	// work plus its padding.
+	m := &paddingMeter{}
+	e := newEnv(t, withHasherOptions(password.WithMeter(m)))
 	e.signup("erin@example.com")
-	_, v0, d0 := e.hasher.counts()
-	expectStatus(t, e.post("/v1/session", map[string]string{"email": "ghost@example.com", "password": strongPassword}), 401)
-	_, v1, d1 := e.hasher.counts()
-	if d1-d0 != 1 || v1 != v0 {
-		t.Fatalf("unknown email: %d dummy and %d real verifications, want 1 and 0", d1-d0, v1-v0)
+	e.signup("bob@example.com")
+	// A not-yet-upgraded import: bcrypt cost 10 is far dearer than the
+	// configured (test) argon2id.
+	ctx := context.Background()
+	u, _ := e.db.UserByEmail(ctx, "bob@example.com")
+	b, err := bcrypt.GenerateFromPassword([]byte(strongPassword), 10)
+	if err != nil {
+		t.Fatal(err)
 	}
-	expectStatus(t, e.post("/v1/session", map[string]string{"email": "erin@example.com", "password": strongPassword + "?"}), 401)
-	_, v2, d2 := e.hasher.counts()
-	if v2-v1 != 1 || d2 != d1 {
-		t.Fatalf("wrong password: %d real and %d dummy verifications, want 1 and 0", v2-v1, d2-d1)
+	if err := e.db.SetPasswordHash(ctx, u.ID, string(b)); err != nil {
+		t.Fatal(err)
 	}
+	login := func(email, pw string) (time.Duration, [2]int) {
+		_, v0, d0 := e.hasher.counts()
+		start := m.Now()
+		expectStatus(t, e.post("/v1/session", map[string]string{"email": email, "password": pw}), 401)
+		cost := m.Now().Sub(start)
+		_, v1, d1 := e.hasher.counts()
+		return cost, [2]int{v1 - v0, d1 - d0}
+	}
+	bcryptCost, n := login("bob@example.com", strongPassword+"?")
+	if n != [2]int{1, 0} {
+		t.Fatalf("wrong password (bcrypt): %d real and %d dummy verifications, want 1 and 0", n[0], n[1])
+	}
+	for _, c := range []struct {
+		email string
+		want  [2]int
+	}{
+		{"ghost@example.com", [2]int{0, 1}}, // unknown: one dummy
+		{"erin@example.com", [2]int{1, 0}},  // argon2id account
+	} {
+		cost, n := login(c.email, strongPassword+"?")
+		if n != c.want {
+			t.Fatalf("%s: %d real and %d dummy verifications, want %d and %d", c.email, n[0], n[1], c.want[0], c.want[1])
+		}
+		// Each is charged at least what the dearest recent verification
+		// (the bcrypt account) cost, give or take scheduling noise.
+		if cost < bcryptCost*8/10 {
+			t.Fatalf("%s: charged %v, the bcrypt account %v: timing tells the accounts apart", c.email, cost, bcryptCost)
+		}
+	}
+}
+
+// paddingMeter is a password.Meter on the real clock that counts the
+// padding it is asked for instead of sleeping.
+type paddingMeter struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (m *paddingMeter) Now() time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return time.Now().Add(m.offset)
+}
+
+func (m *paddingMeter) Sleep(_ context.Context, d time.Duration) {
+	m.mu.Lock()
+	m.offset += d
+	m.mu.Unlock()
 }
 
 // ---- Sessions ----
@@ -1076,7 +1130,22 @@ func TestLogging_EveryLineIsJSONWithRequiredFields(t *testing.T) {
 	e.signup("log@example.com")
 	e.login("log@example.com", strongPassword)
 	e.post("/v1/session", map[string]string{"email": "log@example.com", "password": "not the right password"})
-	e.post("/v1/session", map[string]string{"email": "a@b.c\r\n{\"event\":\"login_succeeded\",\"user_id\":\"admin\"}", "password": "x"})
+	// CR/LF in a field that IS logged: the User-Agent of a failed login.
+	// Go's client refuses such a header, so the request goes to the handler
+	// directly, as a raw HTTP/1.1 peer could send it through a proxy.
+	const forged = "ua\r\n{\"time\":\"2026-01-01T00:00:00Z\",\"level\":\"INFO\",\"msg\":\"audit\",\"event\":\"login_succeeded\",\"user_id\":\"admin\"}\n"
+	hr := httptest.NewRequest("POST", "/v1/session", strings.NewReader(`{"email":"log@example.com","password":"also not the right password"}`))
+	hr.RemoteAddr = "127.0.0.1:1234"
+	hr.Header.Set("Content-Type", "application/json")
+	hr.Header["User-Agent"] = []string{forged}
+	rec := httptest.NewRecorder()
+	e.srv.Config.Handler.ServeHTTP(rec, hr)
+	if rec.Code != http.StatusUnauthorized {
+		t.Fatalf("login with a CR/LF User-Agent: status %d, body %s", rec.Code, rec.Body)
+	}
+	if !strings.Contains(e.logs.String(), `ua\r\n{`) {
+		t.Fatalf("the CR/LF User-Agent was not logged escaped: %s", e.logs.String())
+	}
 	lines := strings.Split(strings.TrimSpace(e.logs.String()), "\n")
 	for _, l := range lines {
 		var m map[string]any
@@ -1092,8 +1161,16 @@ func TestLogging_EveryLineIsJSONWithRequiredFields(t *testing.T) {
 		t.Fatalf("login_succeeded events %v", ok)
 	}
 	fail := e.auditEvents("login_failed")
-	if len(fail) != 1 || fail[0]["email"] != "log@example.com" || fail[0]["ip"] != "127.0.0.1" || fail[0]["reason"] != "wrong_password" {
+	if len(fail) != 2 {
 		t.Fatalf("login_failed events %v", fail)
+	}
+	for _, f := range fail {
+		if f["email"] != "log@example.com" || f["ip"] != "127.0.0.1" || f["reason"] != "wrong_password" {
+			t.Fatalf("login_failed events %v", fail)
+		}
+	}
+	if fail[1]["user_agent"] != forged {
+		t.Fatalf("user_agent = %q, want the CR/LF value intact in one field", fail[1]["user_agent"])
 	}
 }
 

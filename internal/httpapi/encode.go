@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -54,9 +55,15 @@ func decode(r *http.Request, allowForm bool, names ...string) (map[string]string
 	if len(body) == 0 {
 		return out, nil
 	}
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil {
 		mt = ""
+	}
+	// The body is read as UTF-8 whatever the header says, so any other
+	// charset is refused rather than misread (RFC 8259 §8.1: JSON exchanged
+	// between systems is UTF-8). No charset parameter means UTF-8.
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return nil, &auth.Error{Code: codeUnsupportedMediaType, Message: "The request body must be application/json in UTF-8."}
 	}
 	switch {
 	case mt == "application/json":
@@ -67,6 +74,9 @@ func decode(r *http.Request, allowForm bool, names ...string) (map[string]string
 	}
 	if !utf8.Valid(body) {
 		return nil, badRequest("The request body is not valid UTF-8.", nil)
+	}
+	if loneSurrogate(body) {
+		return nil, badRequest("The request body has a \\u escape of a lone UTF-16 surrogate.", nil)
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
@@ -121,6 +131,9 @@ func decode(r *http.Request, allowForm bool, names ...string) (map[string]string
 func decodeForm(body []byte, names []string) (map[string]string, error) {
 	if !utf8.Valid(body) {
 		return nil, badRequest("The request body is not valid UTF-8.", nil)
+	}
+	if loneSurrogate(body) {
+		return nil, badRequest("The request body has a \\u escape of a lone UTF-16 surrogate.", nil)
 	}
 	vals, err := url.ParseQuery(string(body))
 	if err != nil {
@@ -209,4 +222,48 @@ func require(m map[string]string, names ...string) error {
 		return badRequest("The request is missing required fields.", fields)
 	}
 	return nil
+}
+
+// loneSurrogate reports whether a JSON text has a \u escape of a UTF-16
+// surrogate that is not part of a high+low pair. encoding/json turns one
+// into U+FFFD, so a password sent as "\ud800" would silently become a
+// different one (RFC 8259 §8.2 leaves such strings' behaviour
+// unpredictable). A backslash occurs only inside strings in valid JSON;
+// invalid JSON is refused by the decoder anyway.
+func loneSurrogate(body []byte) bool {
+	for i := 0; i < len(body); i++ {
+		if body[i] != '\\' {
+			continue
+		}
+		r, ok := hexEscape(body, i)
+		if !ok {
+			i++ // \", \\, \n ...: skip the escaped character
+			continue
+		}
+		switch {
+		case r >= 0xDC00 && r <= 0xDFFF:
+			return true // a low surrogate with no high one before it
+		case r >= 0xD800 && r <= 0xDBFF:
+			lo, ok := hexEscape(body, i+6)
+			if !ok || lo < 0xDC00 || lo > 0xDFFF {
+				return true
+			}
+			i += 11
+		default:
+			i += 5
+		}
+	}
+	return false
+}
+
+// hexEscape decodes the \uXXXX escape at body[i:], if there is one.
+func hexEscape(body []byte, i int) (rune, bool) {
+	if i+6 > len(body) || body[i] != '\\' || body[i+1] != 'u' {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(string(body[i+2:i+6]), 16, 16)
+	if err != nil {
+		return 0, false
+	}
+	return rune(v), true
 }

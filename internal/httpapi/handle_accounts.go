@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"errors"
 	"net/http"
 	"time"
 
@@ -113,9 +114,8 @@ func (s *Server) handlePasswordChange() http.Handler {
 		}
 		cur, _ := authOf(r)
 		err = s.svc.ChangePassword(r.Context(), clientOf(r), *cur, in["current_password"], in["new_password"])
-		if auth.ErrorCode(err) == auth.CodeInvalidCredentials {
+		if e, ok := wrongCurrentPassword(err); ok {
 			// The caller is signed in: a wrong current password is 403 (API.md).
-			e := err.(*auth.Error)
 			s.writeProblem(w, r, http.StatusForbidden, e)
 			return
 		}
@@ -125,4 +125,15 @@ func (s *Server) handlePasswordChange() http.Handler {
 		}
 		encode(w, http.StatusOK, statusJSON{Status: "password_changed"})
 	})
+}
+
+// wrongCurrentPassword returns the *auth.Error in err's chain when it says
+// the current password was wrong. errors.As, not a type assertion: a
+// wrapped error must not panic the handler.
+func wrongCurrentPassword(err error) (*auth.Error, bool) {
+	var e *auth.Error
+	if errors.As(err, &e) && e.Code == auth.CodeInvalidCredentials {
+		return e, true
+	}
+	return nil, false
 }

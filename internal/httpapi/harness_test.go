@@ -108,6 +108,7 @@ type envSettings struct {
 	hasherCfg  password.Config
 	realHasher bool
 	quietLogs  bool
+	hasherOpts []password.Option
 }
 
 func withConfig(f func(*auth.Config)) envOption { return func(s *envSettings) { f(&s.cfg) } }
@@ -118,6 +119,11 @@ func withOptions(f func(*httpapi.Options)) envOption {
 // withQuietLogs formats logs at Info, as in production, and discards them,
 // instead of keeping a debug log in memory (for benchmarks).
 func withQuietLogs() envOption { return func(s *envSettings) { s.quietLogs = true } }
+
+// withHasherOptions passes options to password.New.
+func withHasherOptions(o ...password.Option) envOption {
+	return func(s *envSettings) { s.hasherOpts = append(s.hasherOpts, o...) }
+}
 
 func withHasher(c password.Config) envOption {
 	return func(s *envSettings) { s.hasherCfg = c; s.realHasher = true }
@@ -138,6 +144,7 @@ func newEnv(t testing.TB, options ...envOption) *env {
 	if !st.realHasher {
 		hopts = append(hopts, password.AllowWeakParameters())
 	}
+	hopts = append(hopts, st.hasherOpts...)
 	ph, err := password.New(st.hasherCfg, hopts...)
 	if err != nil {
 		t.Fatal(err)

@@ -18,8 +18,8 @@ func (w blockingWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// TestAsyncBlockedSinkNeverBlocks: a hung sink fills the queue, then records
-// are dropped and counted, and logging returns at once.
+// TestAsyncBlockedSinkNeverBlocks: a hung sink fills the queue, then
+// access-log records are dropped and counted, and logging returns at once.
 func TestAsyncBlockedSinkNeverBlocks(t *testing.T) {
 	w := blockingWriter{release: make(chan struct{})}
 	a := NewAsync(slog.NewJSONHandler(w, nil), 8)
@@ -27,7 +27,7 @@ func TestAsyncBlockedSinkNeverBlocks(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		for i := 0; i < 100; i++ {
-			log.Info("audit", "i", i)
+			log.Info(AccessLogMessage, "i", i)
 		}
 		close(done)
 	}()
@@ -65,8 +65,8 @@ func TestAsyncWritesEverythingAndCloseDrains(t *testing.T) {
 	if !strings.Contains(buf.String(), `"component":"test"`) {
 		t.Fatal("attributes of WithAttrs lost")
 	}
-	// After Close, records are dropped, not a panic.
-	log.Info("late")
+	// After Close, access-log records are dropped, not a panic.
+	log.Info(AccessLogMessage)
 	if a.Dropped() != 1 {
 		t.Fatalf("dropped after close = %d", a.Dropped())
 	}

@@ -68,6 +68,29 @@
 // argon2id computations hold memory at any time (m·Slots in all) and no
 // request waits long (ASVS 15.1.3, 15.2.2; STANDARDS item 103).
 //
+// # Uniform cost
+//
+// A verification's time must not tell whether the account exists nor what
+// its stored hash is (ASVS 6.3.8). Verify pays the stored hash's parameters
+// and VerifyDummy the configured ones, so after a change of algorithm or
+// with imported bcrypt hashes the two differ tenfold. Running every
+// verification at the configured parameters is impossible (a hash is
+// checked with its own), and re-hashing the dummy with every class would
+// multiply the CPU cost of an unknown email. Instead every Verify and
+// VerifyDummy is padded up to a floor: the most expensive verification of
+// any class (algorithm and parameters) of the last one to two minutes,
+// and never below the configured class's cost, measured per class. The
+// padding is a timer after the slot is given back, so it costs no CPU and
+// the pool's admission control still sees only real hashing time; an
+// attacker who sends unknown emails makes no one's login dearer than the
+// dearest hash the server really holds. With the floor at the recent
+// maximum rather than the mean, both paths are nearly always padded to the
+// same value, so neither is systematically the slower one. The cost is
+// latency: with imported bcrypt-12 hashes in use, every login takes as long
+// as one of them until they are upgraded at their next login or expire
+// from the floor. The clock is a Meter (WithMeter), so tests check cost
+// without measuring wall time.
+//
 // # Policy
 //
 // Policy.Check applies API.md's rules, in this order, and returns the first

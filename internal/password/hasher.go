@@ -92,6 +92,7 @@ type options struct {
 	weak        bool
 	workerCmd   func() *exec.Cmd
 	workerStart func(*exec.Cmd) error
+	meter       Meter
 }
 
 // WithRand sets the source of argon2id salts (default crypto/rand.Reader).
@@ -113,19 +114,21 @@ type Hasher struct {
 	pool   *pool
 	dummy  string  // a hash with the configured parameters, for VerifyDummy
 	worker *worker // nil: hashes run in this process
+	meter  Meter
+	floor  *costFloor // the uniform cost of a verification
 }
 
 var _ auth.PasswordHasher = (*Hasher)(nil)
 
 // New validates cfg, fills in defaults and returns a Hasher. It computes one
 // hash of a random password (the dummy for VerifyDummy), so it takes as long
-// as one Hash.
+// as one Hash and one Verify.
 func New(cfg Config, opts ...Option) (*Hasher, error) {
-	o := options{rand: rand.Reader}
+	o := options{rand: rand.Reader, meter: realMeter{}}
 	for _, opt := range opts {
 		opt(&o)
 	}
-	h := &Hasher{alg: cfg.Algorithm, argon2: cfg.Argon2, cost: cfg.BcryptCost, rand: o.rand}
+	h := &Hasher{alg: cfg.Algorithm, argon2: cfg.Argon2, cost: cfg.BcryptCost, rand: o.rand, meter: o.meter}
 	if h.alg == "" {
 		h.alg = Argon2id
 	}
@@ -182,6 +185,20 @@ func New(cfg Config, opts ...Option) (*Hasher, error) {
 	}
 	h.pool.observe(time.Since(start)) // the first estimate of a hash's cost
 	h.dummy = dummy
+	dv, err := h.parse(dummy)
+	if err != nil {
+		return nil, fmt.Errorf("new password hasher: dummy hash: %w", err)
+	}
+	// Seed the floor with one verification of the dummy: unknown emails
+	// pay it from the first login on. Not with the hash above, which pays
+	// the first allocation of the memory and would hold every login's
+	// padding up for a couple of minutes.
+	h.floor = newCostFloor(dv.class())
+	vstart := h.meter.Now()
+	if _, err := dv.verify(string(secret)); err != nil {
+		return nil, fmt.Errorf("new password hasher: dummy verify: %w", err)
+	}
+	h.floor.observe(h.meter.Now(), dv.class(), h.meter.Now().Sub(vstart))
 	if o.workerCmd != nil {
 		h.worker = &worker{
 			cfg:   Config{Algorithm: h.alg, Argon2: h.argon2, BcryptCost: h.cost, Slots: slots},
@@ -264,14 +281,22 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, reha
 	if len(password) > MaxBytes {
 		return false, false, nil
 	}
+	var cost time.Duration
 	if perr := h.pool.run(ctx, func() {
+		start := h.meter.Now()
 		if h.worker != nil {
 			ok, err = h.worker.verify(password, encoded)
 		} else {
 			ok, err = v.verify(password)
 		}
+		cost = h.meter.Now().Sub(start)
 	}); perr != nil {
 		return false, false, perr
+	}
+	// Pad up to the floor after giving the slot back: the wait costs no
+	// CPU and admission control still sees only the real hashing time.
+	if pad := h.floor.observe(h.meter.Now(), v.class(), cost) - cost; pad > 0 {
+		h.meter.Sleep(ctx, pad)
 	}
 	if err != nil || !ok {
 		return false, false, err
@@ -293,6 +318,7 @@ func (h *Hasher) VerifyDummy(ctx context.Context, password string) error {
 type verifier interface {
 	verify(password string) (bool, error)
 	rehash(h *Hasher) bool
+	class() string // algorithm and parameters: what a verification costs
 }
 
 func (h *Hasher) parse(encoded string) (verifier, error) {

@@ -5,7 +5,7 @@ package password
 import "os/exec"
 
 // workerNice is only applied on Linux.
-const workerNice = 0
+func workerNice() int { return 0 }
 
 // StartLowPriority starts cmd. Off Linux it keeps the normal priority: the
 // worker process still has its own scheduler and heap.

@@ -22,7 +22,7 @@ import (
 // take the CPU, the Go scheduler or the garbage collector of the process
 // that answers every other request:
 //
-//   - CPU: the child runs at a lower priority (nice 10 on Linux), so when
+//   - CPU: the child runs at a lower priority (10 nice steps below the server on Linux), so when
 //     requests and hashes compete for the cores, the kernel runs the
 //     requests first; when nothing else runs, the child gets every core and
 //     login throughput is unchanged.
@@ -231,7 +231,7 @@ func (w *worker) spawn() (*workerConn, error) {
 	w.starts.Add(1)
 	c := &workerConn{proc: proc, stdin: stdin, bw: bufio.NewWriter(stdin), pending: map[uint64]chan workerReply{}}
 	c.enc = gob.NewEncoder(c.bw)
-	if err := c.send(workerRequest{Op: opConfig, Config: w.cfg, Weak: w.weak, Nice: workerNice}); err != nil {
+	if err := c.send(workerRequest{Op: opConfig, Config: w.cfg, Weak: w.weak, Nice: workerNice()}); err != nil {
 		stdin.Close()
 		_ = proc.Wait()
 		return nil, err

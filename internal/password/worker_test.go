@@ -117,13 +117,20 @@ func TestWorkerRunsAtLowerPriority(t *testing.T) {
 	if len(tasks) < 2 {
 		t.Fatalf("worker has %d threads; expected a Go runtime's several", len(tasks))
 	}
+	// Relative to wherever this process started (the tests may run under
+	// nice): the worker is workerNiceStep nicer, capped at 19.
+	self := niceOf(t, "/proc/self/stat")
+	want := min(self+10, 19)
 	for _, task := range tasks {
-		if n := niceOf(t, "/proc/"+strconv.Itoa(pid)+"/task/"+task.Name()+"/stat"); n != workerNice {
-			t.Fatalf("worker thread %s has nice %d, want %d", task.Name(), n, workerNice)
+		if n := niceOf(t, "/proc/"+strconv.Itoa(pid)+"/task/"+task.Name()+"/stat"); n != want {
+			t.Fatalf("worker thread %s has nice %d, want %d (this process: %d)", task.Name(), n, want, self)
 		}
 	}
 	// And this process's threads were not lowered.
-	if n := niceOf(t, "/proc/self/stat"); n == workerNice {
+	if self >= 19 {
+		return
+	}
+	if n := niceOf(t, "/proc/self/stat"); n == want {
 		t.Fatalf("this process's main thread has nice %d: the parent's priority changed", n)
 	}
 }
