@@ -723,9 +723,28 @@ func TestTokens_GraceWindowReturnsSameSuccessor(t *testing.T) {
 	if a.str("refresh_token") != b.str("refresh_token") {
 		t.Fatal("grace-window replay got a different successor")
 	}
-	// Once the successor is used, the old token is plain reuse.
-	expectStatus(t, e.refresh(a.str("refresh_token")), 200)
-	expectStatus(t, e.refresh(tok.refresh), 401)
+	if n := len(e.auditEvents("refresh_token_replayed")); n != 1 {
+		t.Errorf("%d refresh_token_replayed events, want 1", n)
+	}
+	expectStatus(t, e.me(nil, b.str("access_token")), 200)
+	// Past the window the same replay is reuse: it revokes the family, and
+	// the successor and the family's access tokens stop working.
+	e.clock.Advance(6 * time.Second)
+	r := e.refresh(tok.refresh)
+	expectStatus(t, r, 401)
+	if r.code() != "refresh_token_reused" {
+		t.Fatalf("reuse after the window: %s", r.Body)
+	}
+	if n := len(e.auditEvents("refresh_token_reused")); n != 1 {
+		t.Errorf("%d refresh_token_reused events, want 1", n)
+	}
+	r = e.refresh(a.str("refresh_token"))
+	expectStatus(t, r, 401)
+	if r.code() != "invalid_token" {
+		t.Errorf("successor after the family was revoked: %s", r.Body)
+	}
+	expectStatus(t, e.me(nil, a.str("access_token")), 401)
+	expectStatus(t, e.me(nil, b.str("access_token")), 401)
 }
 
 func TestTokens_StrictModeWithoutGrace(t *testing.T) {
