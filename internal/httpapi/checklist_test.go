@@ -547,6 +547,7 @@ func TestCSRF_NoStateChangingGET(t *testing.T) {
 			t.Errorf("GET %s: 405 is not problem+json with security headers", path)
 		}
 	}
+	checkGETsChangeNothing(t, e)
 }
 
 func TestCSRF_TokenRequiredForCookieRequests(t *testing.T) {
