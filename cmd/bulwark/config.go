@@ -100,6 +100,9 @@ type Config struct {
 	MFATokenTTL    time.Duration
 	// RefreshReuseGrace is 0 for strict reuse detection.
 	RefreshReuseGrace time.Duration
+	// RefreshGraceReplays bounds the replays of one rotated refresh token
+	// inside the grace window; 0 serves none.
+	RefreshGraceReplays int
 
 	LoginLimitPerIP    auth.Limit
 	LoginLimitPerEmail auth.Limit
@@ -210,6 +213,7 @@ func LoadConfig(getenv func(string) string, flags map[string]string, dev bool) (
 	c.VerifyTokenTTL = l.duration("VERIFY_TOKEN_TTL", 24*time.Hour, time.Second, 168*time.Hour, false)
 	c.MFATokenTTL = l.duration("MFA_TOKEN_TTL", 5*time.Minute, time.Second, 30*time.Minute, false)
 	c.RefreshReuseGrace = l.duration("REFRESH_REUSE_GRACE", 10*time.Second, time.Second, time.Minute, true)
+	c.RefreshGraceReplays = l.integer("REFRESH_GRACE_REPLAYS", 3, 0, 10)
 
 	c.LoginLimitPerIP = l.limit("LOGIN_LIMIT_PER_IP", auth.Limit{N: 20, Per: time.Minute})
 	c.LoginLimitPerEmail = l.limit("LOGIN_LIMIT_PER_EMAIL", auth.Limit{N: 5, Per: time.Minute})
@@ -300,6 +304,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("verify_token_ttl", c.VerifyTokenTTL.String()),
 		slog.String("mfa_token_ttl", c.MFATokenTTL.String()),
 		slog.String("refresh_reuse_grace", c.RefreshReuseGrace.String()),
+		slog.Int("refresh_grace_replays", c.RefreshGraceReplays),
 		slog.String("login_limit_per_ip", limit(c.LoginLimitPerIP)),
 		slog.String("login_limit_per_email", limit(c.LoginLimitPerEmail)),
 		slog.String("reset_limit_per_email", limit(c.ResetLimitPerEmail)),

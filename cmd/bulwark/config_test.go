@@ -98,6 +98,7 @@ func TestLoadConfigDevDefaults(t *testing.T) {
 		VerifyTokenTTL:            24 * time.Hour,
 		MFATokenTTL:               5 * time.Minute,
 		RefreshReuseGrace:         10 * time.Second,
+		RefreshGraceReplays:       3,
 		LoginLimitPerIP:           auth.Limit{N: 20, Per: time.Minute},
 		LoginLimitPerEmail:        auth.Limit{N: 5, Per: time.Minute},
 		ResetLimitPerEmail:        auth.Limit{N: 3, Per: time.Hour},

@@ -341,6 +341,7 @@ func authConfig(c *Config) auth.Config {
 		AccessTTL:           c.AccessTokenTTL,
 		RefreshTTL:          c.RefreshTokenTTL,
 		RefreshGrace:        c.RefreshReuseGrace,
+		RefreshGraceReplays: c.RefreshGraceReplays,
 		ResetTTL:            c.ResetTokenTTL,
 		VerifyTTL:           c.VerifyTokenTTL,
 		LockoutThreshold:    c.LockoutThreshold,

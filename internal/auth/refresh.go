@@ -136,7 +136,14 @@ func (s *Service) pair(u *User, familyID string, rt Secret, now time.Time) (*Tok
 	return &TokenPair{AccessToken: at, ExpiresIn: s.cfg.AccessTTL, RefreshToken: rt, FamilyID: familyID}, nil
 }
 
-// reuse handles a refresh token that has already been rotated.
+// reuse handles a refresh token that has already been rotated. Inside the
+// grace window, while the successor is still current, the holder of the old
+// token is given that successor again at most RefreshGraceReplays times per
+// rotation, each replay counted atomically in the store and logged as
+// refresh_token_replayed; past the bound it is refused with invalid_token but
+// the family is left alone until the window ends, so a thief racing the
+// owner cannot log the owner out. Any other reuse revokes the family (RFC
+// 9700 §4.14.2, ASVS 10.4.5).
 func (s *Service) reuse(ctx context.Context, cl Client, token string, rt *RefreshToken, fam *RefreshFamily, u *User, now time.Time) (*TokenPair, error) {
 	if s.cfg.RefreshGrace > 0 && now.Sub(rt.UsedAt) <= s.cfg.RefreshGrace && len(rt.SealedSuccessor) > 0 {
 		succ, _, err := s.store.RefreshTokenByHash(ctx, rt.SuccessorHash)
@@ -146,7 +153,19 @@ func (s *Service) reuse(ctx context.Context, cl Client, token string, rt *Refres
 		if err == nil && succ.UsedAt.IsZero() {
 			next, err := openSuccessor(token, rt.SealedSuccessor)
 			if err == nil && hmac.Equal(HashToken(next), rt.SuccessorHash) {
-				return s.pair(u, fam.ID, Secret(next), now)
+				served := false
+				if s.cfg.RefreshGraceReplays > 0 {
+					served, err = s.store.CountRefreshReplay(ctx, HashToken(token), s.cfg.RefreshGraceReplays)
+					if err != nil {
+						return nil, storeErr("refresh", err)
+					}
+				}
+				if served {
+					s.audit(ctx, cl, Event{Name: EventRefreshTokenReplayed, UserID: u.ID, SessionID: fam.ID})
+					return s.pair(u, fam.ID, Secret(next), now)
+				}
+				s.audit(ctx, cl, Event{Name: EventRefreshTokenReplayed, UserID: u.ID, SessionID: fam.ID, Reason: "replay_limit"})
+				return nil, invalidToken()
 			}
 		}
 	}

@@ -27,6 +27,10 @@ type Config struct {
 	ResetTTL       time.Duration
 	VerifyTTL      time.Duration
 
+	// RefreshGraceReplays bounds how many times one rotated refresh token
+	// may be replayed inside RefreshGrace; 0 serves no replay.
+	RefreshGraceReplays int
+
 	LockoutThreshold int
 	LockoutDuration  time.Duration
 
@@ -47,6 +51,7 @@ func DefaultConfig() Config {
 		AccessTTL:           15 * time.Minute,
 		RefreshTTL:          720 * time.Hour,
 		RefreshGrace:        10 * time.Second,
+		RefreshGraceReplays: 3,
 		ResetTTL:            time.Hour,
 		VerifyTTL:           24 * time.Hour,
 		LockoutThreshold:    10,
@@ -156,6 +161,7 @@ const (
 	EventPasswordResetCompleted = "password_reset_completed"
 	EventPasswordChanged        = "password_changed"
 	EventRefreshTokenReused     = "refresh_token_reused"
+	EventRefreshTokenReplayed   = "refresh_token_replayed"
 	EventTokenRevoked           = "token_revoked"
 	EventEmailVerified          = "email_verified"
 	EventSignup                 = "signup"
@@ -195,12 +201,12 @@ func (s *Service) audit(ctx context.Context, cl Client, ev Event) {
 		// The public id of GET /v1/sessions (the sid claim), never a token.
 		attrs = append(attrs, slog.String("sid", ev.SessionID))
 	}
-	if cl.UserAgent != "" && (ev.Name == EventLoginSucceeded || ev.Name == EventLoginFailed) {
+	if cl.UserAgent != "" && (ev.Name == EventLoginSucceeded || ev.Name == EventLoginFailed || ev.Name == EventRefreshTokenReplayed) {
 		attrs = append(attrs, slog.String("user_agent", cl.UserAgent))
 	}
 	level := slog.LevelInfo
 	switch ev.Name {
-	case EventLoginFailed, EventRateLimited, EventAccountLocked, EventRefreshTokenReused:
+	case EventLoginFailed, EventRateLimited, EventAccountLocked, EventRefreshTokenReused, EventRefreshTokenReplayed:
 		level = slog.LevelWarn
 	}
 	s.log.LogAttrs(ctx, level, "audit", attrs...)

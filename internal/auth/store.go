@@ -109,6 +109,13 @@ type RefreshStore interface {
 	// returns true. Otherwise it changes nothing and returns false: of any
 	// number of concurrent calls for one token, exactly one returns true.
 	RotateRefreshToken(ctx context.Context, oldHash []byte, next *RefreshToken, now time.Time) (bool, error)
+	// CountRefreshReplay is the compare-and-increment that bounds replays in
+	// the grace window. In one statement, if the token with hash has been
+	// rotated (used) and its replay counter is below max, it adds one to the
+	// counter and returns true; otherwise it changes nothing and returns
+	// false: of any number of concurrent calls for one token, at most max
+	// return true over the token's lifetime.
+	CountRefreshReplay(ctx context.Context, hash []byte, max int) (bool, error)
 	// RevokeFamily sets revoked_at on the family if it is live. userID, when
 	// not empty, restricts it to that user's families (ErrNotFound for
 	// another user's).

@@ -198,3 +198,19 @@ func (db *DB) RevokeUserSessions(ctx context.Context, userID, keepSessionID, kee
 	slices.Sort(revoked)
 	return revoked, nil
 }
+
+// CountRefreshReplay adds one to the replay counter of the rotated token
+// with hash if it is below max. It is one conditional UPDATE: PostgreSQL
+// re-checks the WHERE clause on the row it locked, so concurrent replays, in
+// any number of processes, cannot both take the last one. It returns false,
+// changing nothing, for an unknown or current token or one whose counter has
+// reached max.
+func (db *DB) CountRefreshReplay(ctx context.Context, hash []byte, max int) (bool, error) {
+	n, err := db.exec(ctx, `
+		UPDATE refresh_tokens SET replays = replays + 1
+		WHERE hash = $1 AND used_at IS NOT NULL AND replays < $2`, hash, max)
+	if err != nil {
+		return false, wrapErr("count refresh replay", err)
+	}
+	return n == 1, nil
+}

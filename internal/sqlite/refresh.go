@@ -202,3 +202,27 @@ func (db *DB) revokeUserSessions(ctx context.Context, tx *sql.Tx, userID, keepSe
 	}
 	return revoked, rows.Err()
 }
+
+// CountRefreshReplay adds one to the replay counter of the rotated token
+// with hash if it is below max, in one conditional UPDATE inside a write
+// transaction, so concurrent replays cannot both take the last one. It
+// returns false, changing nothing, for an unknown or current token or one
+// whose counter has reached max.
+func (db *DB) CountRefreshReplay(ctx context.Context, hash []byte, max int) (bool, error) {
+	var counted bool
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		res, err := db.txExec(ctx, tx, `
+			UPDATE refresh_tokens SET replays = replays + 1
+			WHERE hash = ? AND used_at IS NOT NULL AND replays < ?`, hash, max)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		counted = n == 1
+		return err
+	})
+	if err != nil {
+		return false, wrapErr("count refresh replay", err)
+	}
+	return counted, nil
+}

@@ -18,6 +18,8 @@ var refreshTests = []testCase{
 	{"ConcurrentRotate", testRefreshConcurrentRotate},
 	{"RevokeFamily", testRefreshRevokeFamily},
 	{"UnknownUser", testRefreshUnknownUser},
+	{"CountReplay", testRefreshCountReplay},
+	{"ConcurrentCountReplay", testRefreshConcurrentCountReplay},
 }
 
 // newFamily creates a live refresh family of userID created at createdAt and
@@ -237,4 +239,78 @@ func testRefreshUnknownUser(t *testing.T, s auth.Store) {
 	wantErr(t, "CreateRefreshFamily for an unknown user", s.CreateRefreshFamily(ctx(t), f, first), auth.ErrNotFound)
 	_, _, err := s.RefreshTokenByHash(ctx(t), first.Hash)
 	wantErr(t, "RefreshTokenByHash of the refused first token", err, auth.ErrNotFound)
+}
+
+// testRefreshCountReplay: only a rotated token's counter moves, and never
+// past max; each token has its own counter.
+func testRefreshCountReplay(t *testing.T, s auth.Store) {
+	u := newUser(t, s)
+	_, first := newFamily(t, s, u.ID, t0, t0.Add(time.Hour))
+	ok, err := s.CountRefreshReplay(ctx(t), first.Hash, 3)
+	noErr(t, "CountRefreshReplay of a current token", err)
+	if ok {
+		t.Error("CountRefreshReplay of a current (unused) token = true, want false")
+	}
+	ok, err = s.CountRefreshReplay(ctx(t), randHash(t), 3)
+	noErr(t, "CountRefreshReplay of an unknown token", err)
+	if ok {
+		t.Error("CountRefreshReplay of an unknown token = true, want false")
+	}
+	next := nextToken(t, first, t0.Add(time.Second))
+	rotated, err := s.RotateRefreshToken(ctx(t), first.Hash, next, t0.Add(time.Second))
+	noErr(t, "RotateRefreshToken", err)
+	if !rotated {
+		t.Fatal("RotateRefreshToken = false, want true")
+	}
+	for i := 1; i <= 4; i++ {
+		ok, err := s.CountRefreshReplay(ctx(t), first.Hash, 3)
+		noErr(t, "CountRefreshReplay", err)
+		if want := i <= 3; ok != want {
+			t.Errorf("CountRefreshReplay #%d with max 3 = %v, want %v", i, ok, want)
+		}
+	}
+	ok, err = s.CountRefreshReplay(ctx(t), first.Hash, 0)
+	noErr(t, "CountRefreshReplay with max 0", err)
+	if ok {
+		t.Error("CountRefreshReplay with max 0 = true, want false")
+	}
+	// The counter belongs to the token: the successor, once rotated, has
+	// its own.
+	third := nextToken(t, next, t0.Add(2*time.Second))
+	rotated, err = s.RotateRefreshToken(ctx(t), next.Hash, third, t0.Add(2*time.Second))
+	noErr(t, "RotateRefreshToken", err)
+	if !rotated {
+		t.Fatal("second RotateRefreshToken = false, want true")
+	}
+	ok, err = s.CountRefreshReplay(ctx(t), next.Hash, 1)
+	noErr(t, "CountRefreshReplay of the rotated successor", err)
+	if !ok {
+		t.Error("CountRefreshReplay of a freshly rotated successor = false, want true")
+	}
+}
+
+// testRefreshConcurrentCountReplay: of 20 concurrent replays with max 3,
+// exactly 3 are counted.
+func testRefreshConcurrentCountReplay(t *testing.T, s auth.Store) {
+	u := newUser(t, s)
+	_, first := newFamily(t, s, u.ID, t0, t0.Add(time.Hour))
+	now := t0.Add(time.Minute)
+	rotated, err := s.RotateRefreshToken(ctx(t), first.Hash, nextToken(t, first, now), now)
+	noErr(t, "RotateRefreshToken", err)
+	if !rotated {
+		t.Fatal("RotateRefreshToken = false, want true")
+	}
+	var won atomic.Int32
+	parallel(20, func(int) {
+		ok, err := s.CountRefreshReplay(ctx(t), first.Hash, 3)
+		if err != nil {
+			t.Errorf("CountRefreshReplay: %v", err)
+		}
+		if ok {
+			won.Add(1)
+		}
+	})
+	if won.Load() != 3 {
+		t.Errorf("20 concurrent CountRefreshReplay with max 3: %d returned true, want 3", won.Load())
+	}
 }
