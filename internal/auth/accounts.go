@@ -89,7 +89,7 @@ type SignupResult struct {
 // for a new and an existing email, spends the same hashing time on both, and
 // mails the existing owner instead.
 func (s *Service) Signup(ctx context.Context, cl Client, rawEmail, password string) (*SignupResult, error) {
-	email, ok := NormalizeEmail(rawEmail)
+	email, ok := s.canonEmail(rawEmail)
 	if !ok {
 		return nil, invalidField("email", "must be a valid email address")
 	}
@@ -227,7 +227,7 @@ func (s *Service) VerifyEmail(ctx context.Context, cl Client, token string) (*Us
 // ResendVerification mails a fresh verification link to an unverified
 // account. It answers the same whether or not the account exists.
 func (s *Service) ResendVerification(ctx context.Context, cl Client, rawEmail string) error {
-	email, ok := NormalizeEmail(rawEmail)
+	email, ok := s.canonEmail(rawEmail)
 	if !ok {
 		return invalidField("email", "must be a valid email address")
 	}
