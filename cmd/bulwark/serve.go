@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/bulwarkauth/bulwark/internal/auth"
+	"github.com/bulwarkauth/bulwark/internal/email"
 	"github.com/bulwarkauth/bulwark/internal/httpapi"
 	"github.com/bulwarkauth/bulwark/internal/logging"
 	"github.com/bulwarkauth/bulwark/internal/mail"
@@ -167,7 +168,7 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	defer closeLimiter()
 	worker := mail.NewWorker(db, mailer, log, time.Now)
 	svc, err := auth.NewService(ctx, authConfig(cfg), auth.Deps{
-		Store: db, Limiter: limiter, Hasher: hasher, Policy: policy, Normalize: password.Normalize,
+		Store: db, Limiter: limiter, Hasher: hasher, Policy: policy, Normalize: password.Normalize, CanonicalEmail: email.Canonical,
 		Tokens: issuer, Logger: log, MailQueued: worker.Notify,
 	})
 	if err != nil {

@@ -97,7 +97,7 @@ type SignupResult struct {
 // address can never be verified into a password chosen by somebody else
 // ("pre-hijacking", Sudhodanan and Paverd 2022; ASVS 6.3.8).
 func (s *Service) Signup(ctx context.Context, cl Client, rawEmail, password string) (*SignupResult, error) {
-	email, ok := NormalizeEmail(rawEmail)
+	email, ok := s.canonEmail(rawEmail)
 	if !ok {
 		return nil, invalidField("email", "must be a valid email address")
 	}
@@ -264,7 +264,7 @@ func (s *Service) VerifyEmail(ctx context.Context, cl Client, token string) (*Us
 // ResendVerification mails a fresh verification link to an unverified
 // account. It answers the same whether or not the account exists.
 func (s *Service) ResendVerification(ctx context.Context, cl Client, rawEmail string) error {
-	email, ok := NormalizeEmail(rawEmail)
+	email, ok := s.canonEmail(rawEmail)
 	if !ok {
 		return invalidField("email", "must be a valid email address")
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/bulwarkauth/bulwark/internal/auth"
+	"github.com/bulwarkauth/bulwark/internal/email"
 	"github.com/bulwarkauth/bulwark/internal/memory"
 	"github.com/bulwarkauth/bulwark/internal/password"
 	"github.com/bulwarkauth/bulwark/internal/sqlite"
@@ -451,7 +452,7 @@ func newEnv(t *testing.T, cfg auth.Config) *env {
 	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e.svc, err = auth.NewService(ctx, cfg, auth.Deps{
 		Store: e.store, Limiter: e.limiter, Hasher: e.hasher, Policy: policy,
-		Normalize: password.Normalize, Tokens: issuer, Logger: logger, Now: clk.Now,
+		Normalize: password.Normalize, CanonicalEmail: email.Canonical, Tokens: issuer, Logger: logger, Now: clk.Now,
 	})
 	if err != nil {
 		t.Fatal(err)

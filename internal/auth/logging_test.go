@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/bulwarkauth/bulwark/internal/auth"
+	"github.com/bulwarkauth/bulwark/internal/email"
 	"github.com/bulwarkauth/bulwark/internal/password"
 )
 
@@ -23,7 +24,7 @@ func (e *env) withLogger(l *slog.Logger) {
 	e.t.Helper()
 	svc, err := auth.NewService(e.ctx, e.cfg, auth.Deps{
 		Store: e.store, Limiter: e.limiter, Hasher: e.hasher, Policy: e.policy,
-		Normalize: password.Normalize, Tokens: e.tokens, Logger: l, Now: e.clock.Now,
+		Normalize: password.Normalize, CanonicalEmail: email.Canonical, Tokens: e.tokens, Logger: l, Now: e.clock.Now,
 	})
 	if err != nil {
 		e.t.Fatal(err)

@@ -43,7 +43,7 @@ func (s *Service) Authenticate(ctx context.Context, cl Client, rawEmail, passwor
 	if err := s.limit(ctx, cl, "login_ip", cl.IPKey, s.cfg.LoginPerIP, ""); err != nil {
 		return nil, err
 	}
-	email, ok := NormalizeEmail(rawEmail)
+	email, ok := s.canonEmail(rawEmail)
 	if !ok {
 		// Not an address any account can have; still a counted attempt.
 		return nil, invalidField("email", "must be a valid email address")

@@ -9,7 +9,7 @@ import (
 // answer is the same whether or not it does (ASVS 6.3.8); both limits are
 // keyed on the submitted email whether or not it exists.
 func (s *Service) ForgotPassword(ctx context.Context, cl Client, rawEmail string) error {
-	email, ok := NormalizeEmail(rawEmail)
+	email, ok := s.canonEmail(rawEmail)
 	if !ok {
 		return invalidField("email", "must be a valid email address")
 	}

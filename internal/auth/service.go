@@ -82,6 +82,11 @@ type Deps struct {
 	// MailQueued is called after a message was put in the outbox, to wake the
 	// sender. Optional.
 	MailQueued func()
+
+	// CanonicalEmail returns the canonical form of an address or false to
+	// refuse it (internal/email.Canonical). Every address the Service takes
+	// goes through it. Optional: NormalizeEmail when nil.
+	CanonicalEmail func(string) (string, bool)
 }
 
 // Service holds every authentication policy. It is safe for concurrent use.
@@ -98,6 +103,7 @@ type Service struct {
 	rand       io.Reader
 	mailQueued func()
 	deviceKey  []byte
+	canonEmail func(string) (string, bool)
 }
 
 // NewService checks deps and loads the server-wide device-cookie key from the
@@ -110,6 +116,9 @@ func NewService(ctx context.Context, cfg Config, d Deps) (*Service, error) {
 		cfg: cfg, store: d.Store, limiter: d.Limiter, hasher: d.Hasher, policy: d.Policy,
 		normalize: d.Normalize, tokens: d.Tokens, log: d.Logger, now: d.Now, rand: d.Rand,
 		mailQueued: d.MailQueued,
+	}
+	if s.canonEmail = d.CanonicalEmail; s.canonEmail == nil {
+		s.canonEmail = NormalizeEmail
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

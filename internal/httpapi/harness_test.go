@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/bulwarkauth/bulwark/internal/auth"
+	"github.com/bulwarkauth/bulwark/internal/email"
 	"github.com/bulwarkauth/bulwark/internal/httpapi"
 	"github.com/bulwarkauth/bulwark/internal/mail"
 	"github.com/bulwarkauth/bulwark/internal/password"
@@ -169,7 +170,7 @@ func newEnv(t testing.TB, options ...envOption) *env {
 	}
 	svc, err := auth.NewService(ctx, st.cfg, auth.Deps{
 		Store: db, Limiter: be.limiter, Hasher: hasher, Policy: policy,
-		Normalize: password.Normalize, Tokens: issuer, Logger: logger, Now: clk.Now,
+		Normalize: password.Normalize, CanonicalEmail: email.Canonical, Tokens: issuer, Logger: logger, Now: clk.Now,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bulwarkauth/bulwark/internal/auth"
+	"github.com/bulwarkauth/bulwark/internal/email"
 	"github.com/bulwarkauth/bulwark/internal/memory"
 	"github.com/bulwarkauth/bulwark/internal/password"
 	"github.com/bulwarkauth/bulwark/internal/token"
@@ -145,7 +146,7 @@ func BenchSeed(t *testing.T, open func(t *testing.T) Seeder) {
 	}
 	svc, err := auth.NewService(ctx, cfg, auth.Deps{
 		Store: db, Limiter: memory.NewLimiter(memory.LimiterOptions{}), Hasher: hasher, Policy: policy,
-		Normalize: password.Normalize, Tokens: issuer,
+		Normalize: password.Normalize, CanonicalEmail: email.Canonical, Tokens: issuer,
 	})
 	if err != nil {
 		t.Fatal(err)
