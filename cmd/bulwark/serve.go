@@ -105,6 +105,21 @@ func migrate(ctx context.Context, cfg *Config, stdout io.Writer) error {
 		return err
 	}
 	log.Info("migrations applied", "applied", pending, "database", cfg.DatabaseDriver)
+	return canonicalizeEmails(ctx, db, log)
+}
+
+// canonicalizeEmails brings stored addresses to the canonical form of
+// internal/email (accounts made before the rule existed), reporting instead
+// of merging the accounts that would collide.
+func canonicalizeEmails(ctx context.Context, db database, log *slog.Logger) error {
+	r, err := auth.CanonicalizeStoredEmails(ctx, db, email.Canonical, log)
+	if err != nil {
+		return err
+	}
+	if r.Rewritten > 0 || len(r.Collisions) > 0 || len(r.Invalid) > 0 {
+		log.Warn("stored emails canonicalized", "checked", r.Checked, "rewritten", r.Rewritten,
+			"collisions", len(r.Collisions), "invalid", len(r.Invalid))
+	}
 	return nil
 }
 
@@ -159,6 +174,11 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 		return err
 	} else if len(pending) > 0 {
 		return fmt.Errorf("database has %d pending migrations (%s): run `bulwark migrate` or set BULWARK_AUTO_MIGRATE=true", len(pending), strings.Join(pending, ", "))
+	}
+	if cfg.AutoMigrate {
+		if err := canonicalizeEmails(ctx, db, log); err != nil {
+			return err
+		}
 	}
 
 	limiter, ready, closeLimiter, err := newLimiter(ctx, cfg, db, log)

@@ -49,6 +49,19 @@ type UserStore interface {
 	// SetTokensValidAfter moves the user's revocation epoch to t. It never
 	// moves it backwards.
 	SetTokensValidAfter(ctx context.Context, userID string, t time.Time) error
+	// UserEmails returns the id and email of up to limit users whose id is
+	// greater than afterID, in id order (keyset pagination, for maintenance
+	// such as CanonicalizeStoredEmails).
+	UserEmails(ctx context.Context, afterID string, limit int) ([]UserEmail, error)
+	// SetUserEmail replaces the user's email. It returns ErrConflict when
+	// another user has that email and changes nothing.
+	SetUserEmail(ctx context.Context, userID, email string) error
+}
+
+// UserEmail is one line of UserEmails.
+type UserEmail struct {
+	ID    string
+	Email string
 }
 
 // OneTimeTokenStore keeps emailed verification and reset tokens.

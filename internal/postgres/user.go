@@ -139,3 +139,28 @@ func checkCredentialVersion(ctx context.Context, tx pgx.Tx, userID string, versi
 	}
 	return err
 }
+
+// UserEmails returns up to limit users' ids and emails after afterID, in id
+// order.
+func (db *DB) UserEmails(ctx context.Context, afterID string, limit int) ([]auth.UserEmail, error) {
+	rows, err := db.query(ctx, `SELECT id, email FROM users WHERE id > $1 ORDER BY id LIMIT $2`, afterID, limit)
+	if err != nil {
+		return nil, wrapErr("list user emails", err)
+	}
+	defer rows.Close()
+	var out []auth.UserEmail
+	for rows.Next() {
+		var e auth.UserEmail
+		if err := rows.Scan(&e.ID, &e.Email); err != nil {
+			return nil, wrapErr("list user emails", err)
+		}
+		out = append(out, e)
+	}
+	return out, wrapErr("list user emails", rows.Err())
+}
+
+// SetUserEmail replaces the user's email (auth.ErrConflict when another user
+// has it).
+func (db *DB) SetUserEmail(ctx context.Context, userID, email string) error {
+	return wrapErr("set user email", notFoundIfNone(db.exec(ctx, `UPDATE users SET email = $1 WHERE id = $2`, email, userID)))
+}

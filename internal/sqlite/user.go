@@ -140,3 +140,37 @@ func (db *DB) checkCredentialVersion(ctx context.Context, tx *sql.Tx, userID str
 	}
 	return err
 }
+
+// UserEmails returns up to limit users' ids and emails after afterID, in id
+// order.
+func (db *DB) UserEmails(ctx context.Context, afterID string, limit int) ([]auth.UserEmail, error) {
+	var out []auth.UserEmail
+	err := db.readTx(ctx, func(tx *sql.Tx) error {
+		rows, err := db.txQuery(ctx, tx, `SELECT id, email FROM users WHERE id > ? ORDER BY id LIMIT ?`, afterID, limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var e auth.UserEmail
+			if err := rows.Scan(&e.ID, &e.Email); err != nil {
+				return err
+			}
+			out = append(out, e)
+		}
+		return rows.Err()
+	})
+	return out, wrapErr("list user emails", err)
+}
+
+// SetUserEmail replaces the user's email (auth.ErrConflict when another user
+// has it).
+func (db *DB) SetUserEmail(ctx context.Context, userID, email string) error {
+	return wrapErr("set user email", db.writeTx(ctx, func(tx *sql.Tx) error {
+		res, err := db.txExec(ctx, tx, `UPDATE users SET email = ? WHERE id = ?`, email, userID)
+		if err != nil {
+			return err
+		}
+		return rowsAffected(res)
+	}))
+}

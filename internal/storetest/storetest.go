@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) auth.Store) {
 		cases []testCase
 	}{
 		{"User", userTests},
+		{"UserEmail", userEmailTests},
 		{"OneTimeToken", oneTimeTokenTests},
 		{"Verification", verificationTests},
 		{"Session", sessionTests},
