@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 )
@@ -49,4 +50,34 @@ func OpenMail(s Sealer, sealed []byte, m *Mail) error {
 	}
 	m.ID, m.CreatedAt, m.Attempts = id, created, attempts
 	return nil
+}
+
+// sealedSecretPrefix marks a server secret stored sealed; a value without it
+// was stored in plain text before sealing and is sealed on its next read.
+// A random 32-byte key starts with these 15 bytes with probability 2^-120.
+var sealedSecretPrefix = []byte("bulwark-sealed:")
+
+// SealSecret seals the value of the server secret name for storage, bound to
+// its name (a sealed value moved to another name does not open).
+func SealSecret(s Sealer, name string, value []byte) ([]byte, error) {
+	sealed, err := s.Seal(value, append(AADSecret[:len(AADSecret):len(AADSecret)], name...))
+	if err != nil {
+		return nil, fmt.Errorf("seal secret %s: %w", name, err)
+	}
+	return append(sealedSecretPrefix[:len(sealedSecretPrefix):len(sealedSecretPrefix)], sealed...), nil
+}
+
+// OpenSecret returns the value of the server secret name as stored. plain
+// reports a value stored in plain text before sealing, returned as is: the
+// store reseals it.
+func OpenSecret(s Sealer, name string, stored []byte) (value []byte, plain bool, err error) {
+	sealed, ok := bytes.CutPrefix(stored, sealedSecretPrefix)
+	if !ok {
+		return stored, true, nil
+	}
+	value, err = s.Open(sealed, append(AADSecret[:len(AADSecret):len(AADSecret)], name...))
+	if err != nil {
+		return nil, false, fmt.Errorf("open secret %s (is BULWARK_KEY_ENCRYPTION_KEY, or one of the previous keys, the key it was sealed with?): %w", name, err)
+	}
+	return value, false, nil
 }

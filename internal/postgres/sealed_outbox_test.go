@@ -73,3 +73,40 @@ func TestOutboxSealedAtRest(t *testing.T) {
 		t.Error("a sealed mail opened under another key")
 	}
 }
+
+// The device-cookie signing key is sealed at rest; a plain value stored
+// before sealing is still used, and sealed on its first read.
+func TestServerSecretSealedAtRest(t *testing.T) {
+	keys, _ := kek.New(bytes.Repeat([]byte{5}, kek.KeySize))
+	ctx := context.Background()
+	_, dbURL := newSchema(t)
+	plain := openOn(t, dbURL)
+	db := openOn(t, dbURL, postgres.WithSealer(keys))
+	candidate := []byte("DEVICEKEY-0123456789abcdef-32byt")
+	if got, err := db.Secret(ctx, "device_cookie_key", candidate); err != nil || !bytes.Equal(got, candidate) {
+		t.Fatalf("Secret = %q, %v", got, err)
+	}
+	if got, err := db.Secret(ctx, "device_cookie_key", []byte("another")); err != nil || !bytes.Equal(got, candidate) {
+		t.Fatalf("second Secret = %q, %v", got, err)
+	}
+	if stored, err := plain.Secret(ctx, "device_cookie_key", []byte{}); err != nil || bytes.Contains(stored, candidate) {
+		t.Errorf("stored in plain text: %q, %v", stored, err)
+	}
+	legacy := []byte("LEGACYKEY-0123456789abcdef-32byt")
+	if _, err := plain.Secret(ctx, "legacy_key", legacy); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.Secret(ctx, "legacy_key", []byte("x")); err != nil || !bytes.Equal(got, legacy) {
+		t.Fatalf("legacy Secret = %q, %v", got, err)
+	}
+	if stored, err := plain.Secret(ctx, "legacy_key", []byte{}); err != nil || bytes.Contains(stored, legacy) || !bytes.HasPrefix(stored, []byte("bulwark-sealed:")) {
+		t.Errorf("legacy value not sealed in place: %q, %v", stored, err)
+	}
+	if got, err := db.Secret(ctx, "legacy_key", nil); err != nil || !bytes.Equal(got, legacy) {
+		t.Fatalf("resealed Secret = %q, %v", got, err)
+	}
+	other, _ := kek.New(bytes.Repeat([]byte{6}, kek.KeySize))
+	if _, err := openOn(t, dbURL, postgres.WithSealer(other)).Secret(ctx, "device_cookie_key", nil); err == nil {
+		t.Error("opened under another key")
+	}
+}

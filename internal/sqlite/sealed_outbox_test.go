@@ -115,3 +115,62 @@ func TestOutboxSealedAtRest(t *testing.T) {
 		t.Error("a sealed mail opened under another key")
 	}
 }
+
+// The device-cookie signing key is sealed at rest; a plain value stored
+// before sealing is still used, and sealed on its first read.
+func TestServerSecretSealedAtRest(t *testing.T) {
+	keys, _ := kek.New(bytes.Repeat([]byte{5}, kek.KeySize))
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "bulwark.db")
+	candidate := []byte("DEVICEKEY-0123456789abcdef-32byt")
+
+	db, err := sqlite.Open(ctx, path, sqlite.AutoMigrate(true), sqlite.WithSealer(keys))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.Secret(ctx, "device_cookie_key", candidate)
+	if err != nil || !bytes.Equal(got, candidate) {
+		t.Fatalf("Secret = %q, %v", got, err)
+	}
+	if got, err := db.Secret(ctx, "device_cookie_key", []byte("another")); err != nil || !bytes.Equal(got, candidate) {
+		t.Fatalf("second Secret = %q, %v", got, err)
+	}
+	if bytes.Contains(rawFiles(t, dir), candidate) {
+		t.Error("the secret is readable in the raw database files")
+	}
+
+	// A plain value from before the upgrade.
+	legacy := []byte("LEGACYKEY-0123456789abcdef-32byt")
+	plain, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	if _, err := plain.Secret(ctx, "legacy_key", legacy); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.Secret(ctx, "legacy_key", []byte("x")); err != nil || !bytes.Equal(got, legacy) {
+		t.Fatalf("legacy Secret = %q, %v", got, err)
+	}
+	stored, err := plain.Secret(ctx, "legacy_key", nil) // no sealer: the stored bytes
+	if err != nil || bytes.Contains(stored, legacy) || !bytes.HasPrefix(stored, []byte("bulwark-sealed:")) {
+		t.Errorf("legacy value not sealed in place: %q, %v", stored, err)
+	}
+	if got, err := db.Secret(ctx, "legacy_key", nil); err != nil || !bytes.Equal(got, legacy) {
+		t.Fatalf("resealed Secret = %q, %v", got, err)
+	}
+	db.Close()
+
+	// A value sealed under another key does not open: an error, never a
+	// silently different key.
+	other, _ := kek.New(bytes.Repeat([]byte{6}, kek.KeySize))
+	wrong, err := sqlite.Open(ctx, path, sqlite.WithSealer(other))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wrong.Close()
+	if _, err := wrong.Secret(ctx, "device_cookie_key", nil); err == nil {
+		t.Error("opened under another key")
+	}
+}
