@@ -67,10 +67,11 @@ func SealSecret(s Sealer, name string, value []byte) ([]byte, error) {
 	return append(sealedSecretPrefix[:len(sealedSecretPrefix):len(sealedSecretPrefix)], sealed...), nil
 }
 
-// OpenSecret returns the value of the server secret name as stored. plain
-// reports a value stored in plain text before sealing, returned as is: the
-// store reseals it.
-func OpenSecret(s Sealer, name string, stored []byte) (value []byte, plain bool, err error) {
+// OpenSecret returns the value of the server secret name as stored. reseal
+// reports that the store should seal the value again: it was stored in plain
+// text before sealing (returned as is), or sealed under a previous key (when
+// s can tell, with a NeedsReseal method), so a rotation completes.
+func OpenSecret(s Sealer, name string, stored []byte) (value []byte, reseal bool, err error) {
 	sealed, ok := bytes.CutPrefix(stored, sealedSecretPrefix)
 	if !ok {
 		return stored, true, nil
@@ -78,6 +79,9 @@ func OpenSecret(s Sealer, name string, stored []byte) (value []byte, plain bool,
 	value, err = s.Open(sealed, append(AADSecret[:len(AADSecret):len(AADSecret)], name...))
 	if err != nil {
 		return nil, false, fmt.Errorf("open secret %s (is BULWARK_KEY_ENCRYPTION_KEY, or one of the previous keys, the key it was sealed with?): %w", name, err)
+	}
+	if r, ok := s.(interface{ NeedsReseal([]byte) bool }); ok && r.NeedsReseal(sealed) {
+		return value, true, nil
 	}
 	return value, false, nil
 }

@@ -174,3 +174,26 @@ func TestServerSecretSealedAtRest(t *testing.T) {
 		t.Error("opened under another key")
 	}
 }
+
+// After a rotation a secret sealed under the previous key opens, and is
+// sealed again under the new one.
+func TestServerSecretResealedAfterRotation(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "bulwark.db")
+	oldKey, newKey := bytes.Repeat([]byte{5}, kek.KeySize), bytes.Repeat([]byte{6}, kek.KeySize)
+	before, _ := kek.New(oldKey)
+	after, _ := kek.New(newKey, oldKey)
+	onlyNew, _ := kek.New(newKey)
+	secret := []byte("DEVICEKEY-0123456789abcdef-32byt")
+	for _, k := range []*kek.Keys{before, after, onlyNew} {
+		db, err := sqlite.Open(ctx, path, sqlite.AutoMigrate(true), sqlite.WithSealer(k))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := db.Secret(ctx, "device_cookie_key", secret)
+		db.Close()
+		if err != nil || !bytes.Equal(got, secret) {
+			t.Fatalf("Secret = %q, %v", got, err)
+		}
+	}
+}
