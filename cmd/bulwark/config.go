@@ -77,6 +77,10 @@ type Config struct {
 	// KeyEncryptionKey is the decoded key that encrypts managed signing keys
 	// (at least 32 bytes), nil when unset. Secret.
 	KeyEncryptionKey Secret
+	// KeyEncryptionKeysPrevious are older key-encryption keys, exactly 32
+	// bytes each: they still open what they sealed, the current key seals.
+	// Secret.
+	KeyEncryptionKeysPrevious []Secret
 
 	// EmailVerificationRequired is BULWARK_EMAIL_VERIFICATION=required.
 	EmailVerificationRequired bool
@@ -122,7 +126,7 @@ func configSettings() []string {
 		"CORS_ORIGINS", "LOG_LEVEL",
 		"DATA_DIR", "DATABASE_URL", "REDIS_URL", "REDIS_PREFIX", "AUTO_MIGRATE",
 		"MAIL_URL", "MAIL_FROM",
-		"JWT_SECRET", "KEY_ENCRYPTION_KEY",
+		"JWT_SECRET", "KEY_ENCRYPTION_KEY", "KEY_ENCRYPTION_KEY_FILE", "KEY_ENCRYPTION_KEYS_PREVIOUS",
 		"EMAIL_VERIFICATION", "PASSWORD_HASHER", "PASSWORD_MIN_LENGTH", "BCRYPT_COST", "HASH_WORKER",
 		"SESSION_TTL", "SESSION_IDLE_TTL", "ACCESS_TOKEN_TTL", "REFRESH_TOKEN_TTL",
 		"TOKEN_AUDIENCE", "RESET_TOKEN_TTL", "VERIFY_TOKEN_TTL", "MFA_TOKEN_TTL",
@@ -188,6 +192,7 @@ func LoadConfig(getenv func(string) string, flags map[string]string, dev bool) (
 
 	c.JWTSecret = l.key("JWT_SECRET", minJWTSecretBytes)
 	c.KeyEncryptionKey = l.key("KEY_ENCRYPTION_KEY", minKEKBytes)
+	l.kek(c, dev)
 	if !dev && l.value("JWT_SECRET") == "" && l.value("KEY_ENCRYPTION_KEY") == "" {
 		l.errorf("JWT_SECRET", "required in production: %d or more random bytes, base64 (or set BULWARK_KEY_ENCRYPTION_KEY for managed signing keys)", minJWTSecretBytes)
 	}
@@ -290,6 +295,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("mail_from", from),
 		slog.Any("jwt_secret", c.JWTSecret),
 		slog.Any("key_encryption_key", c.KeyEncryptionKey),
+		slog.Int("key_encryption_keys_previous", len(c.KeyEncryptionKeysPrevious)),
 		slog.Bool("email_verification_required", c.EmailVerificationRequired),
 		slog.String("password_hasher", c.PasswordHasher),
 		slog.Int("password_min_length", c.PasswordMinLength),

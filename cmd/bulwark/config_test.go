@@ -30,6 +30,8 @@ func prodEnv() map[string]string {
 		"BULWARK_DATABASE_URL": "postgres://bulwark:pw@db.internal:5432/bulwark?sslmode=require",
 		"BULWARK_MAIL_URL":     "smtps://mailer:pw@smtp.example.com",
 		"BULWARK_JWT_SECRET":   secret32,
+		// Another value than the JWT secret: tests tell them apart.
+		"BULWARK_KEY_ENCRYPTION_KEY": kek32,
 	}
 }
 
@@ -131,13 +133,13 @@ func TestLoadConfigDevDefaults(t *testing.T) {
 
 func TestLoadConfigProductionRequiresEverything(t *testing.T) {
 	msgs := loadErr(t, nil, nil, false)
-	for _, s := range []string{"BULWARK_PUBLIC_URL: ", "BULWARK_DATABASE_URL: ", "BULWARK_MAIL_URL: ", "BULWARK_JWT_SECRET: "} {
+	for _, s := range []string{"BULWARK_PUBLIC_URL: ", "BULWARK_DATABASE_URL: ", "BULWARK_MAIL_URL: ", "BULWARK_JWT_SECRET: ", "BULWARK_KEY_ENCRYPTION_KEY: "} {
 		if !hasPrefix(msgs, s) {
 			t.Errorf("error does not name %s\n%s", s, strings.Join(msgs, "\n"))
 		}
 	}
-	if len(msgs) != 4 {
-		t.Errorf("got %d errors, want 4:\n%s", len(msgs), strings.Join(msgs, "\n"))
+	if len(msgs) != 5 {
+		t.Errorf("got %d errors, want 5:\n%s", len(msgs), strings.Join(msgs, "\n"))
 	}
 }
 
@@ -409,15 +411,15 @@ func TestLoadConfigReportsEveryProblem(t *testing.T) {
 	msgs := loadErr(t, m, nil, false)
 	for _, s := range []string{
 		"BULWARK_PUBLIC_URL", "BULWARK_DATABASE_URL", "BULWARK_MAIL_URL", "BULWARK_JWT_SECRET",
-		"BULWARK_BCRYPT_COST", "BULWARK_LOCKOUT_THRESHOLD", "BULWARK_LOGIN_LIMIT_PER_IP",
+		"BULWARK_KEY_ENCRYPTION_KEY", "BULWARK_BCRYPT_COST", "BULWARK_LOCKOUT_THRESHOLD", "BULWARK_LOGIN_LIMIT_PER_IP",
 		"BULWARK_SESSION_TTL", "BULWARK_TLS_KEY",
 	} {
 		if !hasPrefix(msgs, s+": ") {
 			t.Errorf("error does not name %s", s)
 		}
 	}
-	if len(msgs) != 9 {
-		t.Errorf("got %d errors, want 9:\n%s", len(msgs), strings.Join(msgs, "\n"))
+	if len(msgs) != 10 {
+		t.Errorf("got %d errors, want 10:\n%s", len(msgs), strings.Join(msgs, "\n"))
 	}
 }
 
@@ -511,7 +513,7 @@ func TestDevRelaxations(t *testing.T) {
 func TestConfigNeverShowsSecrets(t *testing.T) {
 	const canary = "CANARY7f3a9"
 	jwt := base64.RawURLEncoding.EncodeToString([]byte(canary + "-jwt-secret-at-least-32-bytes!!"))
-	kek := base64.StdEncoding.EncodeToString([]byte(canary + "-key-encryption-key-32-bytes!!!"))
+	kek := base64.StdEncoding.EncodeToString([]byte(canary + "-key-encr-key-32-byte"))
 	m := map[string]string{
 		"BULWARK_PUBLIC_URL":         "https://auth.example.com",
 		"BULWARK_DATABASE_URL":       "postgres://bulwark:" + canary + "@db/bulwark?sslmode=verify-full&sslpassword=" + canary,

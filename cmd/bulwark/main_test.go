@@ -310,6 +310,7 @@ func TestProductionOverTLS(t *testing.T) {
 		"BULWARK_DATABASE_URL":       "sqlite://" + filepath.Join(dir, "b.db"),
 		"BULWARK_MAIL_URL":           "file://" + filepath.Join(dir, "outbox"),
 		"BULWARK_JWT_SECRET":         base64.RawURLEncoding.EncodeToString(secret),
+		"BULWARK_KEY_ENCRYPTION_KEY": kek32,
 		"BULWARK_TLS_CERT":           certFile,
 		"BULWARK_TLS_KEY":            keyFile,
 		"BULWARK_EMAIL_VERIFICATION": "off",

@@ -77,22 +77,23 @@ func newHasher(cfg *Config) (*password.Hasher, error) {
 }
 
 // openStore opens the configured database: SQLite for one instance,
-// PostgreSQL for any number.
-func openStore(ctx context.Context, cfg *Config, migrate bool) (database, error) {
+// PostgreSQL for any number. sealer (the key-encryption key) seals the
+// secrets the store keeps at rest; nil only to migrate.
+func openStore(ctx context.Context, cfg *Config, migrate bool, sealer auth.Sealer) (database, error) {
 	if cfg.DatabaseDriver == "postgres" {
-		return postgres.Open(ctx, cfg.DatabaseURL, postgres.AutoMigrate(migrate))
+		return postgres.Open(ctx, cfg.DatabaseURL, postgres.AutoMigrate(migrate), postgres.WithSealer(sealer))
 	}
 	if dir := filepath.Dir(cfg.SQLitePath); dir != "" {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("create database directory: %w", err)
 		}
 	}
-	return sqlite.Open(ctx, cfg.SQLitePath, sqlite.AutoMigrate(migrate))
+	return sqlite.Open(ctx, cfg.SQLitePath, sqlite.AutoMigrate(migrate), sqlite.WithSealer(sealer))
 }
 
 func migrate(ctx context.Context, cfg *Config, stdout io.Writer) error {
 	log := newLogger(stdout, cfg.LogLevel)
-	db, err := openStore(ctx, cfg, false)
+	db, err := openStore(ctx, cfg, false, nil)
 	if err != nil {
 		return err
 	}
@@ -165,7 +166,11 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 		return fmt.Errorf("BULWARK_MAIL_URL: %w", err)
 	}
 
-	db, err := openStore(ctx, cfg, cfg.AutoMigrate)
+	keys, err := keyEncryptionKeys(cfg, log)
+	if err != nil {
+		return err
+	}
+	db, err := openStore(ctx, cfg, cfg.AutoMigrate, keys)
 	if err != nil {
 		return err
 	}

@@ -162,7 +162,7 @@ func (s *Service) signupExisting(ctx context.Context, cl Client, u *User, pw str
 	// Repeated signups with someone's address must not flood their inbox:
 	// past the per-email mail limit the answer stays the same (a 429 would
 	// reveal that the account exists) and no mail is sent.
-	ok, _, err := s.limiter.Allow(ctx, "signup_email:"+u.Email, s.cfg.EmailPerEmail)
+	ok, _, err := s.limiter.Allow(ctx, s.limiterKey("signup_email", u.Email), s.cfg.EmailPerEmail)
 	if err != nil {
 		return nil, unavailable(fmt.Errorf("rate limit signup_email: %w", err))
 	}

@@ -2,11 +2,15 @@ package auth
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 )
 
@@ -104,6 +108,7 @@ type Service struct {
 	mailQueued func()
 	deviceKey  []byte
 	canonEmail func(string) (string, bool)
+	limitKey   []byte // HMAC key of the email in rate-limit keys (limiterKey)
 }
 
 // NewService checks deps and loads the server-wide device-cookie key from the
@@ -141,6 +146,12 @@ func NewService(ctx context.Context, cfg Config, d Deps) (*Service, error) {
 		return nil, fmt.Errorf("new auth service: load device key: %w", err)
 	}
 	s.deviceKey = key
+	if _, err := io.ReadFull(s.rand, candidate); err != nil {
+		return nil, fmt.Errorf("new auth service: %w", err)
+	}
+	if s.limitKey, err = s.store.Secret(ctx, "rate_limit_key", candidate); err != nil {
+		return nil, fmt.Errorf("new auth service: load rate-limit key: %w", err)
+	}
 	return s, nil
 }
 
@@ -223,7 +234,7 @@ func (s *Service) audit(ctx context.Context, cl Client, ev Event) {
 
 // limit checks one named limit. Limiter errors fail closed (503).
 func (s *Service) limit(ctx context.Context, cl Client, name, key string, l Limit, email string) error {
-	ok, retry, err := s.limiter.Allow(ctx, name+":"+key, l)
+	ok, retry, err := s.limiter.Allow(ctx, s.limiterKey(name, key), l)
 	if err != nil {
 		return unavailable(fmt.Errorf("rate limit %s: %w", name, err))
 	}
@@ -232,6 +243,21 @@ func (s *Service) limit(ctx context.Context, cl Client, name, key string, l Limi
 		return &Error{Code: CodeRateLimited, Message: "Too many requests. Try again later.", RetryAfter: retry}
 	}
 	return nil
+}
+
+// limiterKey is the key of limiter name for key. A limiter keyed by an
+// email address ("…_email") gets HMAC-SHA-256 of it under a server-wide
+// secret shared by every instance (server_secrets, sealed), so no limiter
+// backend (Redis keys, rate_limits rows) names an address in plain text
+// (OWASP ASVS 5.0 V14.2: personal data not kept where it is not needed).
+// 128 bits of the MAC keep keys short and collisions out of reach.
+func (s *Service) limiterKey(name, key string) string {
+	if !strings.HasSuffix(name, "_email") {
+		return name + ":" + key
+	}
+	m := hmac.New(sha256.New, s.limitKey)
+	m.Write([]byte(name + ":" + key))
+	return name + ":" + hex.EncodeToString(m.Sum(nil)[:16])
 }
 
 // cspReportLimit bounds how many CSP violation reports one client address

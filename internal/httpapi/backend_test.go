@@ -13,6 +13,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/bulwarkauth/bulwark/internal/auth"
+	"github.com/bulwarkauth/bulwark/internal/kek"
 	"github.com/bulwarkauth/bulwark/internal/memory"
 	"github.com/bulwarkauth/bulwark/internal/postgres"
 	"github.com/bulwarkauth/bulwark/internal/redis"
@@ -27,18 +28,29 @@ import (
 // otherwise the PostgreSQL limiter.
 
 type backend struct {
-	store      auth.Store
-	limiter    auth.Limiter
-	sqlitePath string
-	pgURL      string
+	store       auth.Store
+	limiter     auth.Limiter
+	sqlitePath  string
+	pgURL       string
+	redisURL    string // set when the limiter is Redis, under redisPrefix
+	redisPrefix string
 }
+
+// testKEK seals the secrets the stores keep at rest, as serve does.
+var testKEK = func() *kek.Keys {
+	k, err := kek.New([]byte("test key-encryption key 32 bytes"))
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()
 
 func openBackend(t testing.TB, clk *testutil.Clock) *backend {
 	t.Helper()
 	ctx := context.Background()
 	if os.Getenv("BULWARK_TEST_BACKEND") != "postgres" {
 		path := filepath.Join(t.TempDir(), "bulwark.db")
-		db, err := sqlite.Open(ctx, path, sqlite.AutoMigrate(true))
+		db, err := sqlite.Open(ctx, path, sqlite.AutoMigrate(true), sqlite.WithSealer(testKEK))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -50,7 +62,7 @@ func openBackend(t testing.TB, clk *testutil.Clock) *backend {
 		t.Fatal("BULWARK_TEST_BACKEND=postgres needs BULWARK_TEST_POSTGRES_URL")
 	}
 	pgURL := testutil.FreshSchema(t, base, "h_")
-	db, err := postgres.Open(ctx, pgURL, postgres.AutoMigrate(true), postgres.MaxConns(8))
+	db, err := postgres.Open(ctx, pgURL, postgres.AutoMigrate(true), postgres.MaxConns(8), postgres.WithSealer(testKEK))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,6 +76,7 @@ func openBackend(t testing.TB, clk *testutil.Clock) *backend {
 		}
 		t.Cleanup(func() { rc.Close(); deleteRedisPrefix(t, rurl, prefix) })
 		be.limiter = rc.Limiter()
+		be.redisURL, be.redisPrefix = rurl, prefix
 	}
 	return be
 }

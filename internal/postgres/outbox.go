@@ -3,6 +3,7 @@ package postgres
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"slices"
 	"time"
 
@@ -11,7 +12,7 @@ import (
 	"github.com/bulwarkauth/bulwark/internal/auth"
 )
 
-const mailColumns = `id, recipient, template, data, created_at, attempts`
+const mailColumns = `id, recipient, template, data, created_at, attempts, sealed`
 
 // EnqueueMail stores m, due at once (its first attempt is due at
 // m.CreatedAt), and sets m.ID. Data is stored as a JSON object.
@@ -20,11 +21,20 @@ func (db *DB) EnqueueMail(ctx context.Context, m *auth.Mail) error {
 	for k, v := range m.Data {
 		data[text(k)] = text(v) // jsonb refuses \u0000
 	}
+	to, template, sealed := text(m.To), text(m.Template), []byte(nil)
+	if db.sealer != nil {
+		// The whole content in one ciphertext; the plain columns stay empty.
+		var err error
+		if sealed, err = auth.SealMail(db.sealer, m); err != nil {
+			return fmt.Errorf("enqueue mail: %w", err)
+		}
+		to, template, data = "", "", map[string]string{}
+	}
 	var id int64
 	err := db.queryRow(ctx, `
-		INSERT INTO mail_outbox (recipient, template, data, created_at, attempts, next_attempt_at)
-		VALUES ($1, $2, $3, $4, $5, $4) RETURNING id`,
-		text(m.To), text(m.Template), data, m.CreatedAt, m.Attempts,
+		INSERT INTO mail_outbox (recipient, template, data, created_at, attempts, next_attempt_at, sealed)
+		VALUES ($1, $2, $3, $4, $5, $4, $6) RETURNING id`,
+		to, template, data, m.CreatedAt, m.Attempts, sealed,
 	).Scan(&id)
 	if err != nil {
 		return wrapErr("enqueue mail", err)
@@ -66,7 +76,7 @@ func (db *DB) PendingMail(ctx context.Context, now time.Time, lease time.Duratio
 			)
 			UPDATE mail_outbox m SET next_attempt_at = $2
 			FROM due WHERE m.id = due.id
-			RETURNING m.id, m.recipient, m.template, m.data, m.created_at, m.attempts`,
+			RETURNING m.id, m.recipient, m.template, m.data, m.created_at, m.attempts, m.sealed`,
 			now, now.Add(lease), limit)
 	}
 	if err != nil {
@@ -74,8 +84,19 @@ func (db *DB) PendingMail(ctx context.Context, now time.Time, lease time.Duratio
 	}
 	var list []auth.Mail
 	var m auth.Mail
-	_, err = pgx.ForEachRow(rows, []any{&m.ID, &m.To, &m.Template, &m.Data, timeCol{&m.CreatedAt}, &m.Attempts},
+	var sealed []byte
+	_, err = pgx.ForEachRow(rows, []any{&m.ID, &m.To, &m.Template, &m.Data, timeCol{&m.CreatedAt}, &m.Attempts, &sealed},
 		func() error {
+			// A row written before sealing (sealed NULL) is read from its
+			// plain columns.
+			if sealed != nil {
+				if db.sealer == nil {
+					return fmt.Errorf("mail %d is sealed and no key-encryption key is configured", m.ID)
+				}
+				if err := auth.OpenMail(db.sealer, sealed, &m); err != nil {
+					return err
+				}
+			}
 			list = append(list, m)
 			m.Data = nil // the next row gets a map of its own
 			return nil

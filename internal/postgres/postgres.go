@@ -115,6 +115,7 @@ const (
 type DB struct {
 	pool   *pgxpool.Pool
 	closed atomic.Bool
+	sealer auth.Sealer // nil: secrets at rest in plain text
 }
 
 var _ auth.Store = (*DB)(nil)
@@ -125,6 +126,14 @@ type Option func(*options)
 type options struct {
 	autoMigrate bool
 	maxConns    int
+	sealer      auth.Sealer
+}
+
+// WithSealer makes the store seal what it keeps of secrets at rest (mail
+// content, server secrets) with s, the key-encryption key. Without it they
+// are stored in plain text, as before (tests only; serve always sets it).
+func WithSealer(s auth.Sealer) Option {
+	return func(o *options) { o.sealer = s }
 }
 
 // AutoMigrate makes Open apply pending migrations before it returns. Without
@@ -184,7 +193,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
 	if err != nil {
 		return nil, wrapErr("open database", err)
 	}
-	db := &DB{pool: pool}
+	db := &DB{pool: pool, sealer: o.sealer}
 	if err := db.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("open database: %w", err)

@@ -23,12 +23,20 @@ func (db *DB) EnqueueMail(ctx context.Context, m *auth.Mail) error {
 	if err != nil {
 		return fmt.Errorf("enqueue mail: %w", err)
 	}
+	to, template, sealed := m.To, m.Template, []byte(nil)
+	if db.sealer != nil {
+		// The whole content in one ciphertext; the plain columns stay empty.
+		if sealed, err = auth.SealMail(db.sealer, m); err != nil {
+			return fmt.Errorf("enqueue mail: %w", err)
+		}
+		to, template, body = "", "", []byte("{}")
+	}
 	var id int64
 	err = db.writeTx(ctx, func(tx *sql.Tx) error {
 		return db.txQueryRow(ctx, tx, `
-			INSERT INTO mail_outbox (recipient, template, data, created_at, attempts, next_attempt_at)
-			VALUES (?1, ?2, ?3, ?4, ?5, ?4) RETURNING id`,
-			m.To, m.Template, string(body), timeArg(m.CreatedAt), m.Attempts,
+			INSERT INTO mail_outbox (recipient, template, data, created_at, attempts, next_attempt_at, sealed)
+			VALUES (?1, ?2, ?3, ?4, ?5, ?4, ?6) RETURNING id`,
+			to, template, string(body), timeArg(m.CreatedAt), m.Attempts, sealed,
 		).Scan(&id)
 	})
 	if err != nil {
@@ -50,7 +58,7 @@ func (db *DB) PendingMail(ctx context.Context, now time.Time, lease time.Duratio
 	}
 	if lease <= 0 {
 		rows, err := db.query(ctx, `
-			SELECT id, recipient, template, data, created_at, attempts FROM mail_outbox
+			SELECT id, recipient, template, data, created_at, attempts, sealed FROM mail_outbox
 			WHERE next_attempt_at <= ?
 			ORDER BY created_at, id
 			LIMIT ?`,
@@ -59,7 +67,7 @@ func (db *DB) PendingMail(ctx context.Context, now time.Time, lease time.Duratio
 			return nil, wrapErr("list pending mail", err)
 		}
 		defer rows.Close()
-		list, err := scanMail(rows)
+		list, err := db.scanMail(rows)
 		if err != nil {
 			return nil, wrapErr("list pending mail", err)
 		}
@@ -75,13 +83,13 @@ func (db *DB) PendingMail(ctx context.Context, now time.Time, lease time.Duratio
 				ORDER BY created_at, id
 				LIMIT ?3
 			)
-			RETURNING id, recipient, template, data, created_at, attempts`,
+			RETURNING id, recipient, template, data, created_at, attempts, sealed`,
 			now.UnixMicro(), now.Add(lease).UnixMicro(), limit)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
-		list, err = scanMail(rows)
+		list, err = db.scanMail(rows)
 		return err
 	})
 	if err != nil {
@@ -94,14 +102,26 @@ func (db *DB) PendingMail(ctx context.Context, now time.Time, lease time.Duratio
 	return list, nil
 }
 
-// scanMail reads the rows of a PendingMail query.
-func scanMail(rows *sql.Rows) ([]auth.Mail, error) {
+// scanMail reads the rows of a PendingMail query, opening sealed content.
+// A row written before sealing (sealed NULL) is read from its plain columns.
+func (db *DB) scanMail(rows *sql.Rows) ([]auth.Mail, error) {
 	var list []auth.Mail
 	for rows.Next() {
 		var m auth.Mail
 		var data string
-		if err := rows.Scan(&m.ID, &m.To, &m.Template, &data, timeCol{&m.CreatedAt}, &m.Attempts); err != nil {
+		var sealed []byte
+		if err := rows.Scan(&m.ID, &m.To, &m.Template, &data, timeCol{&m.CreatedAt}, &m.Attempts, &sealed); err != nil {
 			return nil, err
+		}
+		if sealed != nil {
+			if db.sealer == nil {
+				return nil, fmt.Errorf("mail %d is sealed and no key-encryption key is configured", m.ID)
+			}
+			if err := auth.OpenMail(db.sealer, sealed, &m); err != nil {
+				return nil, err
+			}
+			list = append(list, m)
+			continue
 		}
 		if err := json.Unmarshal([]byte(data), &m.Data); err != nil {
 			return nil, fmt.Errorf("decode data of mail %d: %w", m.ID, err)

@@ -83,6 +83,7 @@ type DB struct {
 	writeStmtCount atomic.Int64
 	pendingWrites  sync.Map
 	writing        atomic.Pointer[sql.Tx] // the write transaction in progress
+	sealer         auth.Sealer            // nil: secrets at rest in plain text
 	cache          readCache
 }
 
@@ -95,6 +96,14 @@ type options struct {
 	autoMigrate bool
 	readConns   int
 	busyTimeout time.Duration
+	sealer      auth.Sealer
+}
+
+// WithSealer makes the store seal what it keeps of secrets at rest (mail
+// content, server secrets) with s, the key-encryption key. Without it they
+// are stored in plain text, as before (tests only; serve always sets it).
+func WithSealer(s auth.Sealer) Option {
+	return func(o *options) { o.sealer = s }
 }
 
 // AutoMigrate makes Open apply pending migrations before it returns. Without
@@ -136,7 +145,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 		return nil, fmt.Errorf("open database %q: want a plain file name, not a URI", path)
 	}
 
-	db := &DB{path: path}
+	db := &DB{path: path, sealer: o.sealer}
 	memory := path == ":memory:"
 	if !memory {
 		db.cache.wal = path + "-wal"
