@@ -131,7 +131,7 @@ func TestPasswords_UnknownEmailPaysForADummyHash(t *testing.T) {
 	// The hasher's clock is the real one plus the padding it asks for,
 	// which it gets without sleeping: what a login is charged is its real
 	// work plus its padding.
-	m := &paddingMeter{}
+	m := &testutil.VirtualMeter{}
 	e := newEnv(t, withHasherOptions(password.WithMeter(m)))
 	e.signup("erin@example.com")
 	e.signup("bob@example.com")
@@ -175,25 +175,6 @@ func TestPasswords_UnknownEmailPaysForADummyHash(t *testing.T) {
 			t.Fatalf("%s: charged %v, the bcrypt account %v: timing tells the accounts apart", c.email, cost, bcryptCost)
 		}
 	}
-}
-
-// paddingMeter is a password.Meter on the real clock that counts the
-// padding it is asked for instead of sleeping.
-type paddingMeter struct {
-	mu     sync.Mutex
-	offset time.Duration
-}
-
-func (m *paddingMeter) Now() time.Time {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return time.Now().Add(m.offset)
-}
-
-func (m *paddingMeter) Sleep(_ context.Context, d time.Duration) {
-	m.mu.Lock()
-	m.offset += d
-	m.mu.Unlock()
 }
 
 // ---- Sessions ----

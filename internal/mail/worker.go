@@ -177,10 +177,7 @@ func (w *Worker) deliver(ctx context.Context, m *auth.Mail) error {
 			if ctx.Err() != nil {
 				return ctx.Err() // shutting down: the job stays due
 			}
-			next := w.now().Add(Backoff(m.Attempts))
-			log.LogAttrs(ctx, slog.LevelWarn, "mail job failed",
-				slog.String("error", err.Error()), slog.Time("next_attempt", next))
-			return w.Outbox.RetryMailAt(ctx, m.ID, next)
+			return w.retry(ctx, log, m, slog.LevelWarn, "mail job failed", err)
 		}
 		if err := w.Outbox.MarkMailSent(ctx, m.ID); err != nil {
 			return err
@@ -198,10 +195,7 @@ func (w *Worker) deliver(ctx context.Context, m *auth.Mail) error {
 	if err != nil {
 		// Retried like a failed send, not dropped: a template unknown to
 		// this build may be known to a newer instance (rolling deploy).
-		next := w.now().Add(Backoff(m.Attempts))
-		log.LogAttrs(ctx, slog.LevelError, "mail render failed",
-			slog.String("error", err.Error()), slog.Time("next_attempt", next))
-		return w.Outbox.RetryMailAt(ctx, m.ID, next)
+		return w.retry(ctx, log, m, slog.LevelError, "mail render failed", err)
 	}
 	sendCtx, cancel := context.WithTimeout(ctx, sendTimeout)
 	err = w.Mailer.Send(sendCtx, msg)
@@ -210,10 +204,7 @@ func (w *Worker) deliver(ctx context.Context, m *auth.Mail) error {
 		if ctx.Err() != nil {
 			return ctx.Err() // shutting down: the message stays due
 		}
-		next := w.now().Add(Backoff(m.Attempts))
-		log.LogAttrs(ctx, slog.LevelWarn, "mail delivery failed",
-			slog.String("error", err.Error()), slog.Time("next_attempt", next))
-		return w.Outbox.RetryMailAt(ctx, m.ID, next)
+		return w.retry(ctx, log, m, slog.LevelWarn, "mail delivery failed", err)
 	}
 	if err := w.Outbox.MarkMailSent(ctx, m.ID); err != nil {
 		// Delivered but still queued: it will be sent again.
@@ -221,6 +212,13 @@ func (w *Worker) deliver(ctx context.Context, m *auth.Mail) error {
 	}
 	log.LogAttrs(ctx, slog.LevelInfo, "mail sent")
 	return nil
+}
+
+// retry logs a failed attempt at m and schedules the next one with backoff.
+func (w *Worker) retry(ctx context.Context, log *slog.Logger, m *auth.Mail, level slog.Level, what string, err error) error {
+	next := w.now().Add(Backoff(m.Attempts))
+	log.LogAttrs(ctx, level, what, slog.String("error", err.Error()), slog.Time("next_attempt", next))
+	return w.Outbox.RetryMailAt(ctx, m.ID, next)
 }
 
 // Backoff returns the delay before the next attempt of a message that has

@@ -2,34 +2,16 @@ package password
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/bulwarkauth/bulwark/internal/testutil"
 )
 
-// virtualMeter runs on the real clock plus every Sleep it was asked for,
-// without sleeping: a verification's charged cost is its hashing time plus
-// its padding, and the test takes no longer for the padding.
-type virtualMeter struct {
-	mu     sync.Mutex
-	offset time.Duration
-}
-
-func (m *virtualMeter) Now() time.Time {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return time.Now().Add(m.offset)
-}
-
-func (m *virtualMeter) Sleep(_ context.Context, d time.Duration) {
-	m.mu.Lock()
-	m.offset += d
-	m.mu.Unlock()
-}
-
-func (m *virtualMeter) charge(f func()) time.Duration {
+// charge returns what f is charged on m: its hashing time plus its padding.
+func charge(m *testutil.VirtualMeter, f func()) time.Duration {
 	start := m.Now()
 	f()
 	return m.Now().Sub(start)
@@ -40,7 +22,7 @@ func (m *virtualMeter) charge(f func()) time.Duration {
 // dummy, configured argon2id) and a not-yet-upgraded bcrypt account are
 // charged alike, and so is a correct password.
 func TestVerifyCostDoesNotDependOnTheStoredHash(t *testing.T) {
-	m := &virtualMeter{}
+	m := &testutil.VirtualMeter{}
 	h, err := New(Config{Argon2: Argon2Params{Memory: 64, Time: 1, Threads: 1}, Slots: 1}, AllowWeakParameters(), WithMeter(m))
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +35,7 @@ func TestVerifyCostDoesNotDependOnTheStoredHash(t *testing.T) {
 	ctx := context.Background()
 	var bcryptCost time.Duration
 	for range 3 {
-		bcryptCost = max(bcryptCost, m.charge(func() {
+		bcryptCost = max(bcryptCost, charge(m, func() {
 			if ok, _, err := h.Verify(ctx, "wrong", string(b)); ok || err != nil {
 				t.Fatalf("bcrypt verify: %v %v", ok, err)
 			}
@@ -72,7 +54,7 @@ func TestVerifyCostDoesNotDependOnTheStoredHash(t *testing.T) {
 			}
 			f = func() { _, _, _ = h.Verify(ctx, "nope", enc) }
 		}
-		if c := m.charge(f); c < bcryptCost*9/10 {
+		if c := charge(m, f); c < bcryptCost*9/10 {
 			t.Errorf("%s charged %v, the bcrypt account %v", name, c, bcryptCost)
 		}
 	}

@@ -191,26 +191,24 @@ func TestReport(t *testing.T) {
 	}
 
 	// Standard-library findings alone fail too: the toolchain line fixes them.
-	var onlyGo bytes.Buffer
-	for _, line := range strings.SplitAfter(in.String(), "\n") {
-		if !strings.Contains(line, `"GO-1"`) {
-			onlyGo.WriteString(line)
+	// without returns the input less its lines that contain s.
+	without := func(s string) *bytes.Buffer {
+		var b bytes.Buffer
+		for _, line := range strings.SplitAfter(in.String(), "\n") {
+			if !strings.Contains(line, s) {
+				b.WriteString(line)
+			}
 		}
+		return &b
 	}
 	out.Reset()
-	if code := report(&onlyGo, &out); code != 1 {
+	if code := report(without(`"GO-1"`), &out); code != 1 {
 		t.Errorf("stdlib-only findings: exit code %d, want 1\n%s", code, out.String())
 	}
 
 	// No finding at all passes.
-	var none bytes.Buffer
-	for _, line := range strings.SplitAfter(in.String(), "\n") {
-		if !strings.Contains(line, `"finding"`) {
-			none.WriteString(line)
-		}
-	}
 	out.Reset()
-	if code := report(&none, &out); code != 0 || !strings.Contains(out.String(), "OK: no known vulnerability") {
+	if code := report(without(`"finding"`), &out); code != 0 || !strings.Contains(out.String(), "OK: no known vulnerability") {
 		t.Errorf("no findings: exit code %d, want 0\n%s", code, out.String())
 	}
 
