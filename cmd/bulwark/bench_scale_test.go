@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -160,7 +161,7 @@ func TestParseBenchArgsScale(t *testing.T) {
 			t.Errorf("parseBenchArgs(%q) = %v: echoes the password", tt.args, err)
 		}
 	}
-	if _, _, err := runBench(t, nil, "--scenario", "scale", "--database-url", "sqlite:///tmp/x.db", "--duration", "10ms"); err == nil || !strings.Contains(err.Error(), "--scale-database-url") {
+	if _, _, err := runBench(t, nil, "--scenario", "scale", "--database-url", "sqlite://"+filepath.Join(t.TempDir(), "x.db"), "--duration", "10ms"); err == nil || !strings.Contains(err.Error(), "--scale-database-url") {
 		t.Errorf("bench --scenario scale --database-url = %v, want a refusal naming --scale-database-url", err)
 	}
 }
