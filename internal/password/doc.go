@@ -77,16 +77,18 @@
 // verification at the configured parameters is impossible (a hash is
 // checked with its own), and re-hashing the dummy with every class would
 // multiply the CPU cost of an unknown email. Instead every Verify and
-// VerifyDummy is padded up to a floor: the most expensive verification of
-// any class (algorithm and parameters) of the last one to two minutes,
-// and never below the configured class's cost, measured per class. The
-// padding is a timer after the slot is given back, so it costs no CPU and
-// the pool's admission control still sees only real hashing time; an
-// attacker who sends unknown emails makes no one's login dearer than the
-// dearest hash the server really holds. With the floor at the recent
-// maximum rather than the mean, both paths are nearly always padded to the
-// same value, so neither is systematically the slower one. The cost is
-// latency: with imported bcrypt-12 hashes in use, every login takes as long
+// VerifyDummy is padded up to a floor: the highest of the classes' own
+// costs (algorithm and parameters) seen in the last one to two minutes,
+// and never below the configured class's cost. A class's own cost is its
+// cheapest recent verification: what a busy CPU adds slows every
+// verification alike and tells nothing, while a maximum let one contended
+// hash pad every login for two minutes (300 to 560 ms a login measured
+// where the hash costs 40 ms). The padding is a timer after the slot is
+// given back, so it costs no CPU and the pool's admission control still
+// sees only real hashing time; an attacker who sends unknown emails makes
+// no one's login dearer than the dearest class of hash the server really
+// holds. The cost is latency: with imported bcrypt-12 hashes in use, every
+// login takes as long
 // as one of them until they are upgraded at their next login or expire
 // from the floor. The clock is a Meter (WithMeter), so tests check cost
 // without measuring wall time.

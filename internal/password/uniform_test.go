@@ -17,8 +17,9 @@ func charge(m *testutil.VirtualMeter, f func()) time.Duration {
 	return m.Now().Sub(start)
 }
 
-// A verification costs at least the most expensive one of the recent
-// past, whatever the class of the hash it checks: an unknown email (the
+// A verification costs at least the own cost (the cheapest recent
+// verification) of the dearest class of hash of the recent past, whatever
+// the class of the hash it checks: an unknown email (the
 // dummy, configured argon2id) and a not-yet-upgraded bcrypt account are
 // charged alike, and so is a correct password.
 func TestVerifyCostDoesNotDependOnTheStoredHash(t *testing.T) {
@@ -33,9 +34,9 @@ func TestVerifyCostDoesNotDependOnTheStoredHash(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	var bcryptCost time.Duration
+	bcryptCost := time.Hour
 	for range 3 {
-		bcryptCost = max(bcryptCost, charge(m, func() {
+		bcryptCost = min(bcryptCost, charge(m, func() {
 			if ok, _, err := h.Verify(ctx, "wrong", string(b)); ok || err != nil {
 				t.Fatalf("bcrypt verify: %v %v", ok, err)
 			}
@@ -82,5 +83,29 @@ func TestCostFloorWindows(t *testing.T) {
 	// which never expires.
 	if got := f.observe(t0.Add(4*floorWindow), "cheap", time.Millisecond); got != 20*time.Millisecond {
 		t.Fatalf("after expiry: floor %v, want the configured class's 20ms", got)
+	}
+}
+
+// A verification slowed by a busy CPU does not raise the floor: the floor
+// is each class's own cost (its cheapest recent verification), and the
+// highest of those.
+func TestCostFloorIgnoresContention(t *testing.T) {
+	f := newCostFloor("argon2id")
+	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	steps := []struct {
+		class string
+		d     time.Duration
+		want  time.Duration
+	}{
+		{"argon2id", 30 * time.Millisecond, 30 * time.Millisecond},
+		{"argon2id", 300 * time.Millisecond, 30 * time.Millisecond}, // contention
+		{"bcrypt", 60 * time.Millisecond, 60 * time.Millisecond},    // a dearer class
+		{"bcrypt", 500 * time.Millisecond, 60 * time.Millisecond},   // contention
+		{"argon2id", 25 * time.Millisecond, 60 * time.Millisecond},
+	}
+	for i, s := range steps {
+		if got := f.observe(now.Add(time.Duration(i)*time.Second), s.class, s.d); got != s.want {
+			t.Errorf("step %d (%s %v): floor %v, want %v", i, s.class, s.d, got, s.want)
+		}
 	}
 }
