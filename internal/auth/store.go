@@ -240,17 +240,20 @@ type Store interface {
 	Close() error
 }
 
-// Limit is a rate: at most N events per Per.
+// Limit is a rate limit: at most N events in any interval of length Per
+// (not per fixed window: see memory.Step).
 type Limit struct {
 	N   int
 	Per time.Duration
 }
 
 // Limiter counts events per key. internal/memory has the single-process one,
-// internal/redis (later) the shared one.
+// internal/redis and internal/postgres the shared ones; all three decide
+// alike (internal/limitertest).
 type Limiter interface {
 	// Allow records one event for key under limit and reports whether it is
-	// within the limit; when it is not, retryAfter says when to try again.
+	// within the limit; when it is not, the event is not recorded and
+	// retryAfter is the exact time until one more event fits.
 	// An error means the limiter cannot decide: callers fail closed.
 	Allow(ctx context.Context, key string, limit Limit) (ok bool, retryAfter time.Duration, err error)
 }

@@ -437,13 +437,68 @@ func TestBruteForce_PerEmailLoginLimit5PerMinute(t *testing.T) {
 	}
 }
 
+// advanceTo moves the clock to the next instant that is off before a multiple
+// of period (a wall-clock minute or hour boundary) at least a second away.
+func advanceTo(e *env, period, before time.Duration) time.Time {
+	now := e.clock.Now()
+	boundary := now.Truncate(period).Add(period)
+	if boundary.Sub(now) < before+time.Second {
+		boundary = boundary.Add(period)
+	}
+	e.clock.Advance(boundary.Add(-before).Sub(now))
+	return boundary
+}
+
+// TestBruteForce_LimitsHoldAcrossWindowBoundaries: a limit holds in every
+// interval of its length, not per wall-clock window. Five wrong passwords in
+// the last second before a minute, and the sixth attempt (with the right
+// password) just after it, is refused without checking the password, and
+// told to wait until the first of the five is a minute old. The same for the
+// hourly reset-mail limit straddling an hour.
+func TestBruteForce_LimitsHoldAcrossWindowBoundaries(t *testing.T) {
+	e := newEnv(t, trusted())
+	e.signup("edge@example.com")
+	boundary := advanceTo(e, time.Minute, 900*time.Millisecond)
+	for i := range 5 {
+		expectStatus(t, loginFrom(e, fmt.Sprintf("203.0.113.%d", i+1), "edge@example.com", "wrong password guess"), 401)
+		e.clock.Advance(100 * time.Millisecond)
+	}
+	e.clock.Advance(boundary.Add(300 * time.Millisecond).Sub(e.clock.Now()))
+	r := loginFrom(e, "203.0.113.77", "edge@example.com", strongPassword)
+	expectStatus(t, r, 429)
+	retry, err := strconv.Atoi(r.Header.Get("Retry-After"))
+	if r.code() != "rate_limited" || err != nil || retry < 59 || retry > 60 {
+		t.Fatalf("6th attempt 0.3 s after the minute: %s, Retry-After %q, want rate_limited and 59", r.Body, r.Header.Get("Retry-After"))
+	}
+	// Waiting what Retry-After says is enough, and the right password
+	// still works then.
+	e.clock.Advance(time.Duration(retry) * time.Second)
+	expectStatus(t, loginFrom(e, "203.0.113.78", "edge@example.com", strongPassword), 200)
+
+	// Three reset mails an hour per email, straddling an hour.
+	e.signup("edge-reset@example.com")
+	boundary = advanceTo(e, time.Hour, 2*time.Second)
+	for i := range 3 {
+		expectStatus(t, e.do(req{method: "POST", path: "/v1/password/forgot", body: map[string]string{"email": "edge-reset@example.com"}, headers: fromIP(fmt.Sprintf("198.51.100.%d", i+1))}), 202)
+	}
+	e.clock.Advance(boundary.Add(time.Second).Sub(e.clock.Now()))
+	r = e.do(req{method: "POST", path: "/v1/password/forgot", body: map[string]string{"email": "edge-reset@example.com"}, headers: fromIP("198.51.100.40")})
+	expectStatus(t, r, 429)
+	if retry, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || retry < 3597 || retry > 3600 {
+		t.Fatalf("4th reset mail a second after the hour: Retry-After %q, want 3597", r.Header.Get("Retry-After"))
+	}
+	if n := e.mailCount("edge-reset@example.com", "password_reset"); n != 3 {
+		t.Fatalf("%d reset mails, want 3", n)
+	}
+}
+
 // failTimes makes n failed logins for email, stepping the clock so that the
 // per-email rate limit does not interfere.
 func failTimes(t *testing.T, e *env, email string, n int) {
 	t.Helper()
 	for i := 0; i < n; i++ {
 		if i%5 == 0 {
-			// Two windows: the sliding-window limiter still weighs the last one.
+			// The per-email limit counts the last minute: step past it.
 			e.clock.Advance(121 * time.Second)
 		}
 		expectStatus(t, loginFrom(e, fmt.Sprintf("192.0.2.%d", i%200+1), email, "definitely the wrong one"), 401)

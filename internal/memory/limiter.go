@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math"
-	"math/bits"
 	"strings"
 	"sync"
 	"time"
@@ -17,8 +16,7 @@ import (
 )
 
 // DefaultMaxKeys is the number of keys a Limiter tracks when
-// LimiterOptions.MaxKeys is zero. At about 150 bytes a key (measured with
-// keys of some twenty bytes) it costs some 40 MiB when full.
+// LimiterOptions.MaxKeys is zero. See Limiter for the bytes a key costs.
 const DefaultMaxKeys = 1 << 18
 
 // maxShards bounds lock contention; minShardKeys keeps shards of small
@@ -28,8 +26,8 @@ const (
 	minShardKeys = 64
 )
 
-// maxPer is the longest window Allow accepts; it keeps every window
-// computation far from int64 overflow.
+// maxPer is the longest window Allow accepts; it keeps every computation far
+// from int64 overflow.
 const maxPer = 366 * 24 * time.Hour
 
 // LimiterOptions configures NewLimiter. The zero value is usable.
@@ -41,29 +39,39 @@ type LimiterOptions struct {
 	MaxKeys int
 }
 
-// Limiter is an auth.Limiter for one process. It counts events with a
-// sliding-window counter: for each key it keeps the count of the current
-// fixed window and of the previous one, and estimates the events of the last
-// Per as prev*(1-elapsed/Per) + curr, where elapsed is the time since the
-// current window began. An event is allowed while that estimate is below N,
-// so a fresh key allows exactly N events in a burst and refuses the next.
-// The estimate is computed exactly in integer arithmetic.
+// Limiter is an auth.Limiter for one process. Its guarantee, shared with the
+// Redis and PostgreSQL limiters through Step, is exact: for every key, at
+// most N events are accepted in any interval of length Per, however the
+// events are timed. A fixed or two-window sliding counter does not give that:
+// a burst at the end of one window and another at the start of the next gets
+// 2N through (OWASP ASVS 5.0 2.4.1 asks for limits that hold, and 6.3.1 for
+// the login limits that rest on them). See Step for the rule and Log for the
+// state it keeps.
 //
 // Refused events are not counted. A client that keeps hammering a key is
-// therefore admitted again at the configured rate (N per Per), never later:
+// therefore admitted again as soon as one more event fits, never later:
 // counting refusals would let anyone who can send requests under someone
 // else's key (an email address, a shared office IP) keep that key blocked
 // forever, turning the limit into a denial of service. Lockout, not the
 // limiter, is what stops a patient guesser (auth.LockoutStore).
 //
-// Counters are kept per key and per window length: one key used with two
-// limits of different Per gets two independent counters; limits with the same
-// Per share one, so callers name the limiter in the key ("login_ip:…",
+// State is kept per key and per window length: one key used with two limits
+// of different Per gets two independent logs; limits with the same Per share
+// one, so callers name the limiter in the key ("login_ip:…",
 // "login_email:…"), as internal/auth does.
 //
 // Memory is bounded: keys live in up to 64 shards, each with its own mutex
-// and a fixed share of MaxKeys. An entry whose two windows are both past
-// counts nothing and is dropped: a few at a time on every insertion (from the
+// and a fixed share of MaxKeys. A key costs about 200 bytes when it has seen
+// one event (entry, index, a key string of some twenty bytes, one span of 16
+// bytes), and its log grows to at most min(N, MaxExact) spans, or Buckets+1
+// above MaxExact (see Log): measured, 250 bytes for a key at the 5-a-minute
+// login limit with its log full, 490 at 20 a minute, 1.3 KiB for the largest
+// limits (TestBytesPerKey). A flood of distinct keys therefore fills the
+// default 262,144 keys with some 50 MiB; the bound for keys whose logs are
+// all full is MaxKeys times those figures (130 MiB at 20 a minute). Logs grow
+// by doubling but never past their largest size, so a full log wastes
+// nothing. An entry whose log counts
+// nothing any more is dropped: a few at a time on every insertion (from the
 // least recently used end), by a sweep of the whole shard when a new key finds
 // the shard full (at most once per quarter of the shard's capacity of
 // insertions, so the cost stays O(1) amortised), and by Sweep or Run. When a
@@ -103,18 +111,21 @@ func NewLimiter(o LimiterOptions) *Limiter {
 	return l
 }
 
+// ValidLimit reports whether limit is one the limiters accept: N in
+// [1, 2^32-1] and Per in (0, 366 days].
+func ValidLimit(limit auth.Limit) bool {
+	return limit.N > 0 && uint64(limit.N) <= math.MaxUint32 && limit.Per > 0 && limit.Per <= maxPer
+}
+
 // Allow records one event for key under limit and reports whether it is
 // within the limit. When it is not, the event is not recorded and retryAfter
-// (in (0, limit.Per]) is the time until the estimate falls below N if no other
-// event comes; callers round it up to whole seconds. The only error is an
-// invalid limit (N or Per not positive, N above 2^32-1, Per above 366 days).
+// is the exact time until one more event fits (see Step); callers round it
+// up to whole seconds. The only error is an invalid limit (see ValidLimit).
 func (l *Limiter) Allow(_ context.Context, key string, limit auth.Limit) (ok bool, retryAfter time.Duration, err error) {
-	if limit.N <= 0 || uint64(limit.N) > math.MaxUint32 || limit.Per <= 0 || limit.Per > maxPer {
+	if !ValidLimit(limit) {
 		return false, 0, fmt.Errorf("memory limiter: invalid limit %d/%s", limit.N, limit.Per)
 	}
 	now := l.now().UnixNano()
-	per := int64(limit.Per)
-	window := floorDiv(now, per)
 
 	k := limitKey{key: key, per: limit.Per}
 	s := &l.shards[maphash.String(l.seed, key)%uint64(len(l.shards))]
@@ -126,52 +137,132 @@ func (l *Limiter) Allow(_ context.Context, key string, limit auth.Limit) (ok boo
 		s.moveToFront(i)
 	} else {
 		i = s.insert(k, now)
-		s.entries[i].window = window
 	}
 	e := &s.entries[i]
-	st, ok, retry := Step(State{Window: e.window, Prev: int64(e.prev), Curr: int64(e.curr)}, now, limit)
-	e.window, e.prev, e.curr = st.Window, uint32(st.Prev), uint32(st.Curr)
-	e.expires = (st.Window + 2) * per
-	return ok, retry, nil
+	e.log, ok, retryAfter = Step(e.log, now, limit)
+	e.expires = e.log.Expires(limit)
+	return ok, retryAfter, nil
 }
 
-// State is one key's sliding-window counter: the index of the current fixed
-// window (Unix time divided by the limit's period) and the counts of the
-// previous and current windows.
-type State struct {
-	Window     int64
-	Prev, Curr int64
-}
+// MaxExact is the largest N decided with an exact log: one span per accepted
+// event (events of the same instant share a span). Every security limit
+// Bulwark ships is far below it.
+const MaxExact = 64
 
-// Step records one event at now (Unix nanoseconds) on st under limit, which
-// the caller has validated, and returns the new state, whether the event is
-// within the limit, and when not, how long until it would be. A refused event
-// is not counted. Backends that keep the state elsewhere (internal/postgres)
-// use it so every limiter decides alike.
-func Step(st State, now int64, limit auth.Limit) (State, bool, time.Duration) {
+// Buckets is the number of buckets a window is cut into above MaxExact.
+const Buckets = 64
+
+// Log is one key's state under one limit: spans of accepted events, oldest
+// first, as pairs (start, count) laid out flat: Log[2i] is the start of span
+// i in Unix nanoseconds and Log[2i+1] the number of events it holds.
+//
+// Up to MaxExact events a window (N ≤ MaxExact) a span is one instant, and
+// the log holds at most N spans. Above it, the window is cut into Buckets
+// buckets of G = ceil(Per/Buckets) aligned on the Unix epoch, a span is a
+// bucket and counts every event in [start, start+G), and the log holds at
+// most Buckets+1 spans whatever N is: a million events a minute cost the
+// same bytes as a hundred. Either way a span counts until its last possible
+// event has left the window, so the count never misses an event (see Step).
+type Log []int64
+
+// Granularity returns the width G of a span under limit: 0 when spans are
+// instants (N ≤ MaxExact), ceil(Per/Buckets) otherwise.
+func Granularity(limit auth.Limit) int64 {
+	if limit.N <= MaxExact {
+		return 0
+	}
 	per := int64(limit.Per)
-	window := floorDiv(now, per)
-	switch {
-	case window < st.Window:
-		// The clock went back: stay in the latest window seen, at its
-		// start, which weighs the previous window fully (fails closed).
-		window = st.Window
-	case window == st.Window+1:
-		st.Prev, st.Curr = st.Curr, 0
-	case window > st.Window+1:
-		st.Prev, st.Curr = 0, 0
-	}
-	st.Window = window
-	elapsed := max(0, now-window*per)
-	if below(uint64(st.Prev), uint64(st.Curr), uint64(limit.N), uint64(per), uint64(elapsed)) {
-		st.Curr++
-		return st, true, 0
-	}
-	return st, false, retryAfterFor(uint64(st.Prev), uint64(st.Curr), uint64(limit.N), uint64(per), uint64(elapsed))
+	return (per + Buckets - 1) / Buckets
 }
 
-// Sweep drops every entry whose windows are both past and returns how many
-// it dropped.
+// Expires returns the Unix nanosecond from which the log counts nothing,
+// under limit; 0 for an empty log.
+func (lg Log) Expires(limit auth.Limit) int64 {
+	if len(lg) == 0 {
+		return 0
+	}
+	return lg[len(lg)-2] + Granularity(limit) + int64(limit.Per)
+}
+
+// Step is the decision every limiter makes (Redis runs its Lua twin): it
+// records one event at now (Unix nanoseconds) on lg under limit, which the
+// caller has validated, and returns the new log, whether the event is
+// accepted, and when not, how long until one more event fits.
+//
+// A span starting at s dies at s + G + Per: for an instant (G = 0) that is
+// exactly when its events leave every interval of length Per that ends at
+// or after now; for a bucket, when the last event it may hold has left it.
+// The event is accepted when the events of the live spans number fewer than
+// N. Every event accepted in the half-open interval (now − Per, now] lies in
+// a live span, so at most N events are ever accepted in any interval of
+// length Per. For N ≤ MaxExact the count is exact: the decision is the one a
+// log of every timestamp would make. Above it the count may include events
+// up to G older than Per, so a client sending exactly at N per Per may be
+// refused now and then, while no one gets more than N through.
+//
+// A refused event is not recorded; retryAfter is then the time from now
+// until enough of the oldest spans have died for one more event to fit,
+// that is, for N ≤ MaxExact, oldest counted event + Per − now, exactly.
+//
+// If the clock has gone back behind the newest span, the decision is taken
+// at the newest span's time and an accepted event is recorded there: the
+// limiter counts as if no time had passed, which refuses more rather than
+// less (fails closed), and retryAfter counts from the real now, so it may
+// then exceed Per.
+//
+// Step reuses lg's storage.
+func Step(lg Log, now int64, limit auth.Limit) (Log, bool, time.Duration) {
+	per, n, g := int64(limit.Per), int64(limit.N), Granularity(limit)
+	at := now
+	if k := len(lg); k > 0 && lg[k-2] > at {
+		at = lg[k-2]
+	}
+	dead := 0
+	for dead < len(lg) && lg[dead]+g+per <= at {
+		dead += 2
+	}
+	if dead > 0 {
+		lg = lg[:copy(lg, lg[dead:])]
+	}
+	var count int64
+	for i := 1; i < len(lg); i += 2 {
+		count += lg[i]
+	}
+	if count < n {
+		start := at
+		if g > 0 {
+			start = at - floorMod(at, g)
+		}
+		if k := len(lg); k > 0 && lg[k-2] == start {
+			lg[k-1]++
+			return lg, true, 0
+		}
+		if len(lg) == cap(lg) {
+			// Grow by doubling, but never past the most spans the log can
+			// hold, so a full log wastes nothing.
+			most := 2 * int(min(n, MaxExact))
+			if g > 0 {
+				most = 2 * (Buckets + 1)
+			}
+			grown := make(Log, len(lg), min(max(2*cap(lg), 4), most))
+			copy(grown, lg)
+			lg = grown
+		}
+		return append(lg, start, 1), true, 0
+	}
+	// The oldest spans die first: wait for the first one whose death brings
+	// the count below n.
+	for i := 0; i < len(lg); i += 2 {
+		count -= lg[i+1]
+		if count < n {
+			return lg, false, time.Duration(lg[i] + g + per - now)
+		}
+	}
+	panic("memory.Step: count above the limit with no span") // unreachable: count ≥ n > 0 means spans
+}
+
+// Sweep drops every entry whose log counts nothing any more and returns how
+// many it dropped.
 func (l *Limiter) Sweep() int {
 	now := l.now().UnixNano()
 	n := 0
@@ -217,14 +308,12 @@ type limitKey struct {
 }
 
 // limiterEntry is the state of one (key, window) pair. Entries live in a
-// slice and link to each other by index, which keeps them out of the
-// garbage collector's way and makes an entry some 56 bytes.
+// slice and link to each other by index, which makes an entry 72 bytes
+// besides its log's spans.
 type limiterEntry struct {
 	k       limitKey
-	window  int64 // index of the current fixed window: start = window*per
-	expires int64 // Unix ns from which both windows are past
-	prev    uint32
-	curr    uint32
+	log     Log
+	expires int64 // Unix ns from which the log counts nothing
 	newer   int32 // LRU list; -1 ends it
 	older   int32 // LRU list; -1 ends it; also links the free list
 }
@@ -271,7 +360,8 @@ func (s *limiterShard) insert(k limitKey, now int64) int32 {
 	}
 	// Clone so that a key sliced from a large string does not pin it.
 	k.key = strings.Clone(k.key)
-	s.entries[i] = limiterEntry{k: k, newer: -1, older: -1}
+	// A freed slot keeps its log's storage for the next key.
+	s.entries[i] = limiterEntry{k: k, log: s.entries[i].log[:0], newer: -1, older: -1}
 	s.index[k] = i
 	s.pushFront(i)
 	return i
@@ -295,7 +385,7 @@ func (s *limiterShard) sweep(now int64) int {
 func (s *limiterShard) remove(i int32) {
 	s.unlink(i)
 	delete(s.index, s.entries[i].k)
-	s.entries[i] = limiterEntry{older: s.free} // drops the key string
+	s.entries[i] = limiterEntry{log: s.entries[i].log[:0], older: s.free} // drops the key string
 	s.free = i
 }
 
@@ -334,52 +424,11 @@ func (s *limiterShard) moveToFront(i int32) {
 	s.pushFront(i)
 }
 
-// below reports whether the estimate prev*(1-elapsed/per) + curr is below n,
-// that is whether prev*(per-elapsed) + curr*per < n*per, in 128-bit integers.
-func below(prev, curr, n, per, elapsed uint64) bool {
-	ah, al := bits.Mul64(prev, per-elapsed)
-	bh, bl := bits.Mul64(curr, per)
-	sl, c := bits.Add64(al, bl, 0)
-	sh, _ := bits.Add64(ah, bh, c)
-	nh, nl := bits.Mul64(n, per)
-	return sh < nh || (sh == nh && sl < nl)
-}
-
-// retryAfterFor returns how long after elapsed the estimate falls below n
-// when no other event is recorded, capped at per (the exact answer after a
-// burst that began on a window boundary is per plus one nanosecond).
-func retryAfterFor(prev, curr, n, per, elapsed uint64) time.Duration {
-	var wait uint64
-	if curr < n {
-		// Within this window: the estimate is below n once the time left
-		// x = per-e satisfies prev*x < (n-curr)*per.
-		wait = per - maxLeft(n-curr, per, prev) - elapsed
-	} else {
-		// In the next window prev becomes curr and curr 0: the estimate is
-		// below n once curr*x < n*per.
-		wait = per - elapsed + per - maxLeft(n, per, curr)
+// floorMod returns a mod b in [0, b) for b > 0, also for negative a.
+func floorMod(a, b int64) int64 {
+	m := a % b
+	if m < 0 {
+		m += b
 	}
-	return time.Duration(min(max(wait, 1), per))
-}
-
-// maxLeft returns the largest x with d*x < a*per, that is ceil(a*per/d)-1,
-// or per when that exceeds per.
-func maxLeft(a, per, d uint64) uint64 {
-	hi, lo := bits.Mul64(a, per)
-	if hi >= d {
-		return per
-	}
-	q, r := bits.Div64(hi, lo, d)
-	if r != 0 {
-		q++
-	}
-	return min(q-1, per)
-}
-
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if a%b != 0 && a < 0 {
-		q--
-	}
-	return q
+	return m
 }

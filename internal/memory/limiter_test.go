@@ -26,21 +26,136 @@ func TestConformance(t *testing.T) {
 	})
 }
 
-// TestAllowClockFarBackwards: the memory limiter stays in the latest window
-// seen however far the clock steps back (the shared suite checks less than a
-// window, all that Redis promises).
-func TestAllowClockFarBackwards(t *testing.T) {
-	clock := limitertest.NewClock()
-	l := NewLimiter(LimiterOptions{Now: clock.Now})
-	limit := auth.Limit{N: 3, Per: time.Minute}
-	clock.Advance(5 * time.Minute)
-	for range 3 {
-		allow(t, l, "k", limit)
+// TestProperty: several thousand random sequences against the exact rule.
+func TestProperty(t *testing.T) {
+	n := 5000
+	if testing.Short() {
+		n = 500
 	}
-	clock.Advance(-3 * time.Minute)
-	ok, retry := allow(t, l, "k", limit)
-	if ok || retry <= 0 {
-		t.Fatalf("after the clock went back: ok=%v retryAfter=%v, want refused", ok, retry)
+	limitertest.Property(t, func(t *testing.T, now func() time.Time) auth.Limiter {
+		return NewLimiter(LimiterOptions{Now: now})
+	}, n)
+}
+
+// TestStepExactAgainstReference drives Step alone, the decision the Redis
+// script mirrors and PostgreSQL calls, with bursts at one instant and time
+// going on, and compares every answer with the reference.
+func TestStepExactAgainstReference(t *testing.T) {
+	limit := auth.Limit{N: 4, Per: 10 * time.Second}
+	ref := &limitertest.Reference{Limit: limit}
+	var lg Log
+	now := time.Unix(1_700_000_000, 0)
+	for i, d := range []time.Duration{0, 0, time.Second, 0, 0, 8 * time.Second, time.Second, 0, 500 * time.Millisecond, 10 * time.Second, 0} {
+		now = now.Add(d)
+		var ok bool
+		var retry time.Duration
+		lg, ok, retry = Step(lg, now.UnixNano(), limit)
+		wok, wretry := ref.Allow(now)
+		if ok != wok || retry != wretry {
+			t.Fatalf("event %d: Step says ok=%v retryAfter=%v, the rule says ok=%v retryAfter=%v", i, ok, retry, wok, wretry)
+		}
+		if len(lg) > 2*limit.N {
+			t.Fatalf("event %d: log of %d spans, want at most N=%d", i, len(lg)/2, limit.N)
+		}
+	}
+}
+
+// TestStepBucketsBounded: above MaxExact the log holds at most Buckets+1
+// spans whatever N and the rate, and still never lets N+1 through in Per.
+func TestStepBucketsBounded(t *testing.T) {
+	limit := auth.Limit{N: 1_000_000, Per: time.Minute}
+	var lg Log
+	now := time.Unix(1_700_000_000, 0).UnixNano()
+	accepted := 0
+	var times []time.Time
+	for range 200_000 {
+		var ok bool
+		lg, ok, _ = Step(lg, now, limit)
+		if ok {
+			accepted++
+			times = append(times, time.Unix(0, now))
+		}
+		if len(lg) > 2*(Buckets+1) {
+			t.Fatalf("log of %d spans, want at most %d", len(lg)/2, Buckets+1)
+		}
+		now += int64(time.Millisecond) // 60,000 a minute, far below N
+	}
+	if accepted != 200_000 {
+		t.Fatalf("%d of 200,000 accepted at 6%% of the limit", accepted)
+	}
+	// A clock that jumps back and forth by more than a bucket keeps the
+	// log in order and within its bound: events are recorded at the
+	// newest span's time.
+	lg = nil
+	for i := range 10_000 {
+		at := now + int64(i)*int64(time.Millisecond)
+		if i%2 == 1 {
+			at -= int64(10 * time.Second)
+		}
+		lg, _, _ = Step(lg, at, limit)
+		if len(lg) > 2*(Buckets+1) {
+			t.Fatalf("event %d with the clock jumping: log of %d spans, want at most %d", i, len(lg)/2, Buckets+1)
+		}
+		for j := 2; j < len(lg); j += 2 {
+			if lg[j] <= lg[j-2] {
+				t.Fatalf("event %d with the clock jumping: spans out of order", i)
+			}
+		}
+	}
+	small := auth.Limit{N: MaxExact + 1, Per: time.Minute}
+	lg, times = nil, times[:0]
+	now = time.Unix(1_700_000_000, 0).UnixNano()
+	for range 10_000 {
+		var ok bool
+		lg, ok, _ = Step(lg, now, small)
+		if ok {
+			times = append(times, time.Unix(0, now))
+		}
+		now += int64(37 * time.Millisecond)
+	}
+	if most := limitertest.MostInAnyWindow(times, small.Per); most > small.N {
+		t.Fatalf("%d events accepted in one minute, want at most %d", most, small.N)
+	}
+	// The price of buckets: a client at the exact rate gets most, not all.
+	if len(times) < 10_000*small.N/(int(time.Minute/(37*time.Millisecond))+1)*9/10 {
+		t.Fatalf("only %d accepted", len(times))
+	}
+}
+
+// TestBytesPerKey measures the heap a key costs at the limits Bulwark
+// ships, with its log full, and when it has seen one event (a flood of
+// distinct keys).
+func TestBytesPerKey(t *testing.T) {
+	for _, tc := range []struct {
+		limit  auth.Limit
+		events int
+		max    float64
+	}{
+		{auth.Limit{N: 5, Per: time.Minute}, 1, 240},
+		{auth.Limit{N: 5, Per: time.Minute}, 5, 290},
+		{auth.Limit{N: 20, Per: time.Minute}, 20, 570},
+		{auth.Limit{N: 1 << 20, Per: time.Minute}, 200, 1500},
+	} {
+		const keys = 20_000
+		clock := limitertest.NewClock()
+		l := NewLimiter(LimiterOptions{Now: clock.Now})
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		for range tc.events {
+			for i := range keys {
+				allow(t, l, "login_ip:198.51.100."+strconv.Itoa(i), tc.limit)
+			}
+			clock.Advance(tc.limit.Per / time.Duration(min(tc.events, Buckets)+1))
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		per := float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / keys
+		t.Logf("%d/%v, %d events a key: %.0f bytes a key", tc.limit.N, tc.limit.Per, tc.events, per)
+		if per > tc.max {
+			t.Errorf("%d/%v, %d events: %.0f bytes a key, want at most %.0f", tc.limit.N, tc.limit.Per, tc.events, per, tc.max)
+		}
+		runtime.KeepAlive(l)
 	}
 }
 
@@ -116,11 +231,11 @@ func TestLimiterSweepPurgesExpired(t *testing.T) {
 		allow(t, l, strconv.Itoa(i), auth.Limit{N: 5, Per: time.Minute})
 	}
 	allow(t, l, "hourly", auth.Limit{N: 5, Per: time.Hour})
-	clock.Advance(time.Minute)
+	clock.Advance(time.Minute - time.Nanosecond)
 	if n := l.Sweep(); n != 0 {
-		t.Fatalf("Sweep one window later dropped %d entries, want 0 (the previous window still counts)", n)
+		t.Fatalf("Sweep just before the events leave the window dropped %d entries, want 0", n)
 	}
-	clock.Advance(2 * time.Minute)
+	clock.Advance(time.Nanosecond)
 	if n := l.Sweep(); n != 1000 {
 		t.Fatalf("Sweep dropped %d entries, want 1000", n)
 	}
@@ -178,4 +293,8 @@ func TestLimiterRunStops(t *testing.T) {
 
 func BenchmarkAllowParallel(b *testing.B) {
 	limitertest.BenchmarkAllowParallel(b, NewLimiter(LimiterOptions{}))
+}
+
+func BenchmarkAllowAtLimit(b *testing.B) {
+	limitertest.BenchmarkAllowAtLimit(b, NewLimiter(LimiterOptions{}))
 }

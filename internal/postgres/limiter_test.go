@@ -16,6 +16,18 @@ func TestLimiterConformance(t *testing.T) {
 	})
 }
 
+// TestLimiterProperty: several thousand random sequences against the exact
+// rule, through the database.
+func TestLimiterProperty(t *testing.T) {
+	n := 2000
+	if testing.Short() {
+		n = 200
+	}
+	limitertest.Property(t, func(t *testing.T, now func() time.Time) auth.Limiter {
+		return openFresh(t).LimiterWithClock(now)
+	}, n)
+}
+
 // TestLimiterSharedAcrossPools: two stores on one database (two instances)
 // share one budget, exactly, under concurrency.
 func TestLimiterSharedAcrossPools(t *testing.T) {

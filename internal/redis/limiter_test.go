@@ -56,6 +56,17 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// TestProperty: several thousand random sequences against the exact rule.
+func TestProperty(t *testing.T) {
+	n := 3000
+	if testing.Short() {
+		n = 300
+	}
+	limitertest.Property(t, func(t *testing.T, now func() time.Time) auth.Limiter {
+		return openTest(t, randomPrefix(t), WithClock(now)).Limiter()
+	}, n)
+}
+
 func TestAllowSharedAcrossClients(t *testing.T) {
 	// Two instances on one Redis share one budget: 5 in total, not 10.
 	prefix := randomPrefix(t)
@@ -109,18 +120,15 @@ func TestAllowRetryAfterServerTime(t *testing.T) {
 	// is enough. A short window keeps the test fast.
 	l := openTest(t, randomPrefix(t)).Limiter()
 	limit := auth.Limit{N: 3, Per: 500 * time.Millisecond}
-	// A burst that straddles a window boundary may be allowed a little past
-	// N, never past 2N: a limiter that still allows then is broken, and the
-	// test fails instead of skipping.
-	var ok bool
-	var retry time.Duration
-	for range 2*limit.N + 1 {
-		if ok, retry = allow(t, l, "k", limit); !ok {
-			break
+	// Exactly N of a burst pass, wherever the burst falls.
+	for i := range limit.N {
+		if ok, _ := allow(t, l, "k", limit); !ok {
+			t.Fatalf("event %d of the burst refused", i+1)
 		}
 	}
+	ok, retry := allow(t, l, "k", limit)
 	if ok {
-		t.Fatalf("%d requests in a burst all allowed at %d per %v", 2*limit.N+1, limit.N, limit.Per)
+		t.Fatalf("event %d of a burst allowed at %d per %v", limit.N+1, limit.N, limit.Per)
 	}
 	if retry <= 0 || retry > limit.Per {
 		t.Fatalf("retryAfter = %v, want in (0, %v]", retry, limit.Per)
@@ -145,6 +153,7 @@ func TestAllowMatchesMemoryLimiter(t *testing.T) {
 		{N: 5, Per: 1500 * time.Millisecond},
 		{N: 10, Per: time.Hour},
 		{N: 7, Per: 7 * time.Second},
+		{N: memory.MaxExact + 16, Per: time.Minute}, // bucketed
 	}
 	steps := 3000
 	if testing.Short() {
@@ -249,7 +258,7 @@ func TestAllowInvalidLimit(t *testing.T) {
 		{N: 5, Per: -time.Second},
 		{N: 5, Per: 400 * 24 * time.Hour},
 		{N: 5, Per: 1500 * time.Nanosecond},
-		{N: 1 << 30, Per: 24 * time.Hour},
+		{N: 1 << 32, Per: time.Minute},
 	} {
 		ok, _, err := c.Limiter().Allow(context.Background(), "k", limit)
 		if err == nil || ok || errors.Is(err, auth.ErrUnavailable) {
@@ -285,22 +294,28 @@ func TestAllowKeysExpire(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(keys) != 1 {
-		t.Fatalf("keys = %q, want one", keys)
+	if want := prefix + "rl:login_ip:192.0.2.1:60"; len(keys) != 1 || keys[0] != want {
+		t.Fatalf("keys = %q, want [%q]", keys, want)
 	}
-	want := prefix + "rl:login_ip:192.0.2.1:60:"
-	if !strings.HasPrefix(keys[0], want) {
-		t.Fatalf("key %q, want prefix %q", keys[0], want)
-	}
-	if _, err := strconv.ParseInt(strings.TrimPrefix(keys[0], want), 10, 64); err != nil {
-		t.Fatalf("key %q does not end in a window index", keys[0])
-	}
+	// The log lives exactly as long as its newest event counts.
 	ttl, err := c.rdb.PTTL(ctx, keys[0]).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ttl <= time.Minute || ttl > 2*time.Minute {
-		t.Fatalf("PTTL = %v, want in (1m, 2m]", ttl)
+	if ttl <= time.Minute-time.Second || ttl > time.Minute {
+		t.Fatalf("PTTL = %v, want in (59s, 1m]", ttl)
+	}
+	// The log holds the span: start in microseconds, count.
+	v, err := c.rdb.Get(ctx, keys[0]).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(v)
+	if len(f) != 2 || f[1] != "1" {
+		t.Fatalf("log %q, want one span of one event", v)
+	}
+	if us, err := strconv.ParseInt(f[0], 10, 64); err != nil || time.Since(time.UnixMicro(us)).Abs() > time.Minute {
+		t.Fatalf("log %q does not start with the event's time in microseconds", v)
 	}
 }
 
@@ -361,4 +376,8 @@ func TestRedisGoesAwayAndComesBack(t *testing.T) {
 
 func BenchmarkAllowParallel(b *testing.B) {
 	limitertest.BenchmarkAllowParallel(b, openTest(b, randomPrefix(b)).Limiter())
+}
+
+func BenchmarkAllowAtLimit(b *testing.B) {
+	limitertest.BenchmarkAllowAtLimit(b, openTest(b, randomPrefix(b)).Limiter())
 }
