@@ -27,8 +27,8 @@ import (
 // script computes is an integer below 2^53, exact in Lua's float64.
 //
 // The log of one (key, Per) pair (memory.Log, in microseconds: start and
-// count of each span, as decimal numbers separated by spaces) lives in one
-// Redis string,
+// count of each span, as little-endian float64s, which hold these integers
+// exactly) lives in one Redis string,
 //
 //	<prefix>rl:<key>:<Per in seconds>
 //
@@ -123,10 +123,13 @@ else
   now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
 
+-- The log is stored as little-endian float64s (exact for the integers it
+-- holds), unpacked and packed by one C call each.
 local lg = {}
 local raw = redis.call('GET', KEYS[1])
-if raw then
-  for v in string.gmatch(raw, '%d+') do lg[#lg + 1] = tonumber(v) end
+if raw and #raw >= 16 then
+  lg = {struct.unpack('<' .. string.rep('d', math.floor(#raw / 8)), raw)}
+  lg[#lg] = nil -- struct.unpack also returns the next position
 end
 local k = #lg - #lg % 2
 
@@ -144,19 +147,19 @@ if count < n then
   local start = at
   if g > 0 then start = at - math.fmod(at, g) end
   local out = {}
-  for i = first, k do out[#out + 1] = string.format('%.0f', lg[i]) end
+  for i = first, k do out[#out + 1] = lg[i] end
   local last = lg[k - 1]
   if k >= first + 1 and last == start then
-    out[#out] = string.format('%.0f', lg[k] + 1)
+    out[#out] = lg[k] + 1
   else
-    out[#out + 1] = string.format('%.0f', start)
-    out[#out + 1] = '1'
+    out[#out + 1] = start
+    out[#out + 1] = 1
     last = start
   end
   -- The log counts nothing once its newest span has died.
   local ttl = math.ceil((last + g + per - now) / 1000)
   if ttl < 1 then ttl = 1 end
-  redis.call('SET', KEYS[1], table.concat(out, ' '), 'PX', string.format('%.0f', ttl))
+  redis.call('SET', KEYS[1], struct.pack('<' .. string.rep('d', #out), unpack(out)), 'PX', string.format('%.0f', ttl))
   return {1, 0}
 end
 
