@@ -431,6 +431,7 @@ type benchServer struct {
 func benchForced(dataDir string) map[string]string {
 	return map[string]string{
 		"BULWARK_ADDR":                  "127.0.0.1:0",
+		"BULWARK_ADMIN_ADDR":            "off",
 		"BULWARK_DATA_DIR":              dataDir,
 		"BULWARK_DATABASE_URL":          "", // default: SQLite under dataDir
 		"BULWARK_MAIL_URL":              "", // default: files under dataDir

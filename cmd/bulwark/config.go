@@ -31,6 +31,9 @@ type Config struct {
 
 	// Addr is the listen address, host:port (port 0 picks a free port).
 	Addr string
+	// AdminAddr is the admin listener's address (metrics, health), or ""
+	// for none ("off"). Never the public listener.
+	AdminAddr string
 	// PublicURL is the external base URL, without a trailing slash: the iss
 	// of access tokens and the base of links in mail. https in production.
 	PublicURL *url.URL
@@ -122,7 +125,7 @@ type Config struct {
 // prefix. Its flag is the name in lower-case kebab-case (see flagName).
 func configSettings() []string {
 	return []string{
-		"ADDR", "PUBLIC_URL", "TLS_CERT", "TLS_KEY", "TRUSTED_PROXIES",
+		"ADDR", "ADMIN_ADDR", "PUBLIC_URL", "TLS_CERT", "TLS_KEY", "TRUSTED_PROXIES",
 		"CORS_ORIGINS", "LOG_LEVEL",
 		"DATA_DIR", "DATABASE_URL", "REDIS_URL", "REDIS_PREFIX", "AUTO_MIGRATE",
 		"MAIL_URL", "MAIL_FROM",
@@ -168,6 +171,12 @@ func LoadConfig(getenv func(string) string, flags map[string]string, dev bool) (
 	c := &Config{Dev: dev}
 
 	c.Addr = l.addr("ADDR", "127.0.0.1:8080")
+	if v := l.valueOr("ADMIN_ADDR", "127.0.0.1:8081"); v != "off" {
+		c.AdminAddr = l.addr("ADMIN_ADDR", "127.0.0.1:8081")
+		if c.AdminAddr == c.Addr && !strings.HasSuffix(c.Addr, ":0") {
+			l.errorf("ADMIN_ADDR", "must differ from BULWARK_ADDR: metrics are never served on the public listener")
+		}
+	}
 	c.PublicURL = l.publicURL(dev)
 	c.TLSCert = l.value("TLS_CERT")
 	c.TLSKey = l.value("TLS_KEY")

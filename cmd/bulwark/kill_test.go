@@ -38,7 +38,7 @@ func buildBinary(t *testing.T) string {
 func startProcess(t *testing.T, bin string, env map[string]string) *process {
 	t.Helper()
 	cmd := exec.Command(bin, "serve", "--dev")
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "BULWARK_ADDR=127.0.0.1:0"}
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "BULWARK_ADDR=127.0.0.1:0", "BULWARK_ADMIN_ADDR=127.0.0.1:0"}
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}

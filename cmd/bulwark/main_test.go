@@ -35,6 +35,7 @@ import (
 type instance struct {
 	t      *testing.T
 	url    string
+	admin  string // base URL of the admin listener, "" when off
 	stdout *testutil.Buffer
 	stderr *testutil.Buffer
 	stop   context.CancelFunc
@@ -53,6 +54,9 @@ func start(t *testing.T, env map[string]string, args ...string) *instance {
 	if _, ok := env["BULWARK_ADDR"]; !ok {
 		env["BULWARK_ADDR"] = "127.0.0.1:0"
 	}
+	if _, ok := env["BULWARK_ADMIN_ADDR"]; !ok {
+		env["BULWARK_ADMIN_ADDR"] = "127.0.0.1:0"
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	in := &instance{t: t, stdout: &testutil.Buffer{}, stderr: &testutil.Buffer{}, stop: cancel, done: make(chan error, 1)}
 	go func() { in.done <- run(ctx, append([]string{"bulwark"}, args...), envFunc(env), in.stdout, in.stderr) }()
@@ -69,6 +73,9 @@ func start(t *testing.T, env map[string]string, args ...string) *instance {
 		for _, line := range jsonLines(t, in.stdout.String()) {
 			if line["msg"] == "listening" {
 				in.url = "http://" + line["addr"].(string)
+			}
+			if line["msg"] == "admin listening" {
+				in.admin = "http://" + line["addr"].(string)
 			}
 		}
 		time.Sleep(10 * time.Millisecond)

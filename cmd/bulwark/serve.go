@@ -20,6 +20,7 @@ import (
 	"github.com/bulwarkauth/bulwark/internal/logging"
 	"github.com/bulwarkauth/bulwark/internal/mail"
 	"github.com/bulwarkauth/bulwark/internal/memory"
+	"github.com/bulwarkauth/bulwark/internal/metrics"
 	"github.com/bulwarkauth/bulwark/internal/password"
 	"github.com/bulwarkauth/bulwark/internal/postgres"
 	"github.com/bulwarkauth/bulwark/internal/redis"
@@ -49,6 +50,7 @@ type database interface {
 	Migrate(ctx context.Context) error
 	Pending(ctx context.Context) ([]string, error)
 	Purge(ctx context.Context, now time.Time) (int64, error)
+	MailBacklog(ctx context.Context) (int, time.Time, error)
 }
 
 // newHasher builds the password hasher. With BULWARK_HASH_WORKER=process
@@ -192,27 +194,47 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	}
 	defer closeLimiter()
 	worker := mail.NewWorker(db, mailer, log, time.Now)
+	met := metrics.New()
+	met.HashPool(hasher.Stats)
+	met.Outbox(db.MailBacklog, time.Now)
 	svc, err := auth.NewService(ctx, authConfig(cfg), auth.Deps{
 		Store: db, Limiter: limiter, Hasher: hasher, Policy: policy, Normalize: password.Normalize, CanonicalEmail: email.Canonical,
-		Tokens: issuer, Logger: log, MailQueued: worker.Notify,
+		Tokens: issuer, Logger: log, MailQueued: worker.Notify, Observer: met,
 	})
 	if err != nil {
 		return err
 	}
 	worker.Resolve = svc.ResolveMailJob
+	readiness := func(ctx context.Context) []string {
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		var failing []string
+		if err := db.Ping(ctx); err != nil {
+			failing = append(failing, "database")
+		}
+		return append(failing, ready(ctx)...)
+	}
 	api := httpapi.NewServer(svc, log, httpapi.Options{
 		Dev: cfg.Dev, PublicURL: cfg.PublicURL.String(), TrustedProxies: cfg.TrustedProxies,
-		CORSOrigins: cfg.CORSOrigins, JWKS: issuer.JWKS(),
-		Ready: func(ctx context.Context) []string {
-			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			defer cancel()
-			var failing []string
-			if err := db.Ping(ctx); err != nil {
-				failing = append(failing, "database")
-			}
-			return append(failing, ready(ctx)...)
-		},
+		CORSOrigins: cfg.CORSOrigins, JWKS: issuer.JWKS(), Ready: readiness, Metrics: met,
 	})
+	var admin *http.Server
+	var adminLn net.Listener
+	if cfg.AdminAddr != "" {
+		if adminLn, err = net.Listen("tcp", cfg.AdminAddr); err != nil {
+			return fmt.Errorf("BULWARK_ADMIN_ADDR: listen: %w (set another address, or off)", err)
+		}
+		defer adminLn.Close()
+		admin = &http.Server{
+			Handler:           httpapi.AdminHandler(met.Handler(), readiness),
+			ReadHeaderTimeout: readHeaderTimeout,
+			ReadTimeout:       readTimeout,
+			WriteTimeout:      writeTimeout,
+			IdleTimeout:       idleTimeout,
+			MaxHeaderBytes:    maxHeaderBytes,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}
+	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -238,6 +260,10 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	go worker.Run(bg)
 	go purge(bg, db, log)
 	go reportDropped(bg, logs, log)
+	go met.Probe(bg, "database", 15*time.Second, db.Ping)
+	if probe := dependencyPing(limiter); probe != nil {
+		go met.Probe(bg, "redis", 15*time.Second, probe)
+	}
 
 	errc := make(chan error, 1)
 	go func() {
@@ -247,6 +273,14 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 			errc <- srv.Serve(ln)
 		}
 	}()
+	if admin != nil {
+		go func() {
+			if err := admin.Serve(adminLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("admin listener: %w", err)
+			}
+		}()
+		log.Info("admin listening", "addr", adminLn.Addr().String(), "serves", "/metrics /healthz /readyz")
+	}
 	log.Info("listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL.String(), "version", buildVersion())
 
 	select {
@@ -259,6 +293,9 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("shutdown", "error", err.Error())
+	}
+	if admin != nil {
+		_ = admin.Shutdown(sctx)
 	}
 	stopBackground()
 	// Deliver what is due before exiting; what is not stays in the outbox.
@@ -321,6 +358,15 @@ func newLimiter(ctx context.Context, cfg *Config, db database, log *slog.Logger)
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	go m.Run(bg, time.Minute)
 	return m, none, stop, nil
+}
+
+// dependencyPing returns the health check of the limiter's own dependency
+// (Redis), or nil when it has none of its own.
+func dependencyPing(l auth.Limiter) func(context.Context) error {
+	if rl, ok := l.(*redis.Limiter); ok {
+		return rl.Ping
+	}
+	return nil
 }
 
 // newMailer builds the sender of the configured mail URL. The config has

@@ -40,6 +40,12 @@ type Login struct {
 // session or refresh family made from it is refused if a reset or change
 // committed in between.
 func (s *Service) Authenticate(ctx context.Context, cl Client, rawEmail, password string) (*Login, error) {
+	l, err := s.authenticate(ctx, cl, rawEmail, password)
+	s.observer.Login(err)
+	return l, err
+}
+
+func (s *Service) authenticate(ctx context.Context, cl Client, rawEmail, password string) (*Login, error) {
 	if err := s.limit(ctx, cl, "login_ip", cl.IPKey, s.cfg.LoginPerIP, ""); err != nil {
 		return nil, err
 	}

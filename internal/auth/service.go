@@ -91,7 +91,24 @@ type Deps struct {
 	// refuse it (internal/email.Canonical). Every address the Service takes
 	// goes through it. Optional: NormalizeEmail when nil.
 	CanonicalEmail func(string) (string, bool)
+
+	// Observer is told of every audit event and every password login's
+	// result, for metrics (internal/metrics). Optional.
+	Observer Observer
 }
+
+// Observer receives what the metrics count. Its methods must not block.
+type Observer interface {
+	// Event is called with every audit event, after it is logged.
+	Event(ev Event)
+	// Login is called with the result of every Authenticate.
+	Login(err error)
+}
+
+type noObserver struct{}
+
+func (noObserver) Event(Event) {}
+func (noObserver) Login(error) {}
 
 // Service holds every authentication policy. It is safe for concurrent use.
 type Service struct {
@@ -109,6 +126,7 @@ type Service struct {
 	deviceKey  []byte
 	canonEmail func(string) (string, bool)
 	limitKey   []byte // HMAC key of the email in rate-limit keys (limiterKey)
+	observer   Observer
 }
 
 // NewService checks deps and loads the server-wide device-cookie key from the
@@ -120,7 +138,10 @@ func NewService(ctx context.Context, cfg Config, d Deps) (*Service, error) {
 	s := &Service{
 		cfg: cfg, store: d.Store, limiter: d.Limiter, hasher: d.Hasher, policy: d.Policy,
 		normalize: d.Normalize, tokens: d.Tokens, log: d.Logger, now: d.Now, rand: d.Rand,
-		mailQueued: d.MailQueued,
+		mailQueued: d.MailQueued, observer: d.Observer,
+	}
+	if s.observer == nil {
+		s.observer = noObserver{}
 	}
 	if s.canonEmail = d.CanonicalEmail; s.canonEmail == nil {
 		s.canonEmail = NormalizeEmail
@@ -230,6 +251,7 @@ func (s *Service) audit(ctx context.Context, cl Client, ev Event) {
 		level = slog.LevelWarn
 	}
 	s.log.LogAttrs(ctx, level, "audit", attrs...)
+	s.observer.Event(ev)
 }
 
 // limit checks one named limit. Limiter errors fail closed (503).

@@ -49,9 +49,17 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 					s.writeError(rw, r, &auth.Error{Code: auth.CodeInternal, Message: "Internal error."})
 				}
 			}
+			elapsed := time.Since(start)
 			s.log.LogAttrs(ctx, slog.LevelInfo, "request", slog.String("request_id", id), slog.String("method", r.Method),
 				slog.String("path", r.URL.Path), slog.Int("status", rw.status), slog.String("ip", ip.String()),
-				slog.Duration("duration", time.Since(start)))
+				slog.Duration("duration", elapsed))
+			// The mux sets r.Pattern in place when a route matched; the
+			// pattern, not the path, keeps the label set bounded.
+			route := r.Pattern
+			if route == "" {
+				route = "unmatched"
+			}
+			s.opt.Metrics.Request(route, rw.status, elapsed)
 		}()
 		if s.handleCORS(rw, r) {
 			return

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bulwarkauth/bulwark/internal/auth"
+	"github.com/bulwarkauth/bulwark/internal/metrics"
 )
 
 // Options configure the HTTP layer.
@@ -28,6 +29,8 @@ type Options struct {
 	Ready func(ctx context.Context) []string
 	// RequestTimeout bounds each handler's context (default 10s).
 	RequestTimeout time.Duration
+	// Metrics counts requests by route and status; nil counts nothing.
+	Metrics *metrics.Metrics
 }
 
 // Server is the HTTP API.

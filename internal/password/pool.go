@@ -24,6 +24,11 @@ type Stats struct {
 	Queued   int           // callers waiting for a slot now
 	Rejected uint64        // callers refused with auth.ErrBusy since start
 	Cost     time.Duration // moving average of one hash, as admission predicts waits with it
+	// Acquired counts the callers that got a slot since start, and Waited
+	// the time they spent in the queue before it, in total: the mean wait
+	// over an interval is the growth of Waited over that of Acquired.
+	Acquired uint64
+	Waited   time.Duration
 }
 
 // Classes of callers, in the order they are served.
@@ -49,6 +54,8 @@ type pool struct {
 	maxQueue int // per class
 	maxWait  time.Duration
 	rejected atomic.Uint64
+	acquired atomic.Uint64
+	waited   atomic.Int64 // nanoseconds
 	// cost is an exponentially weighted moving average of one run, in
 	// nanoseconds; it starts at the cost of the hash New computes.
 	cost atomic.Int64
@@ -117,6 +124,7 @@ func (p *pool) acquire(ctx context.Context) error {
 	if p.inUse < p.size && len(p.waiting[classPriority])+len(p.waiting[classNormal]) == 0 {
 		p.inUse++
 		p.mu.Unlock()
+		p.acquired.Add(1)
 		return nil
 	}
 	// Every slot is taken: join the queue if there is room and the wait in
@@ -140,11 +148,14 @@ func (p *pool) acquire(ctx context.Context) error {
 	p.waiting[class] = append(p.waiting[class], w)
 	p.mu.Unlock()
 
+	queued := time.Now()
 	t := time.NewTimer(p.maxWait)
 	defer t.Stop()
 	var err error
 	select {
 	case <-w.ready:
+		p.acquired.Add(1)
+		p.waited.Add(int64(time.Since(queued)))
 		return nil
 	case <-t.C:
 		err = p.busy("no slot within %v", p.maxWait)
@@ -215,5 +226,7 @@ func (p *pool) stats() Stats {
 		Queued:   len(p.waiting[classPriority]) + len(p.waiting[classNormal]),
 		Rejected: p.rejected.Load(),
 		Cost:     time.Duration(p.cost.Load()),
+		Acquired: p.acquired.Load(),
+		Waited:   time.Duration(p.waited.Load()),
 	}
 }

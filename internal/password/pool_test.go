@@ -257,3 +257,29 @@ func TestPoolServesPriorityFirst(t *testing.T) {
 		t.Fatalf("after all: %+v", s)
 	}
 }
+
+// TestPoolCountsWaits: callers that got a slot at once add nothing to Waited;
+// one that queued adds at least the time the slot was held.
+func TestPoolCountsWaits(t *testing.T) {
+	p := newPool(1, 4, 10*time.Second)
+	ctx := context.Background()
+	if err := p.acquire(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := p.stats(); s.Acquired != 1 || s.Waited != 0 {
+		t.Fatalf("after a free slot: %+v, want 1 acquired, no wait", s)
+	}
+	got := make(chan error, 1)
+	go func() { got <- p.acquire(ctx) }()
+	waitFor(t, "one queued caller", func() bool { return p.stats().Queued == 1 })
+	const held = 30 * time.Millisecond
+	time.Sleep(held)
+	p.release()
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	p.release()
+	if s := p.stats(); s.Acquired != 2 || s.Waited < held {
+		t.Fatalf("after a queued caller: %+v, want 2 acquired and Waited ≥ %v", s, held)
+	}
+}

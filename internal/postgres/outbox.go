@@ -121,3 +121,17 @@ func (db *DB) RetryMailAt(ctx context.Context, id int64, next time.Time) error {
 	return wrapErr("retry mail", notFoundIfNone(db.exec(ctx,
 		`UPDATE mail_outbox SET attempts = attempts + 1, next_attempt_at = $1 WHERE id = $2`, next, id)))
 }
+
+// MailBacklog returns how many messages wait in the outbox (due or not) and
+// when the oldest of them was accepted, the zero time if none: what an
+// operator alerts on when mail stops going out.
+func (db *DB) MailBacklog(ctx context.Context) (n int, oldest time.Time, err error) {
+	var first *time.Time
+	if err := db.queryRow(ctx, `SELECT count(*), min(created_at) FROM mail_outbox`).Scan(&n, &first); err != nil {
+		return 0, time.Time{}, wrapErr("mail backlog", err)
+	}
+	if first != nil {
+		oldest = first.UTC()
+	}
+	return n, oldest, nil
+}

@@ -171,3 +171,6 @@ for i = first, k, 2 do
 end
 return {0, per}
 `)
+
+// Ping reports whether the limiter's Redis answers.
+func (l *Limiter) Ping(ctx context.Context) error { return l.c.Ping(ctx) }

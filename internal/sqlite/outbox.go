@@ -153,3 +153,17 @@ func (db *DB) RetryMailAt(ctx context.Context, id int64, next time.Time) error {
 		return rowsAffected(res)
 	}))
 }
+
+// MailBacklog returns how many messages wait in the outbox (due or not) and
+// when the oldest of them was accepted, the zero time if none: what an
+// operator alerts on when mail stops going out.
+func (db *DB) MailBacklog(ctx context.Context) (n int, oldest time.Time, err error) {
+	var first sql.NullInt64
+	if err := db.queryRow(ctx, `SELECT count(*), min(created_at) FROM mail_outbox`).Scan(&n, &first); err != nil {
+		return 0, time.Time{}, wrapErr("mail backlog", err)
+	}
+	if first.Valid {
+		oldest = time.UnixMicro(first.Int64).UTC()
+	}
+	return n, oldest, nil
+}

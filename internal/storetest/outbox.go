@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +14,39 @@ var outboxTests = []testCase{
 	{"NotFound", testOutboxNotFound},
 	{"Claim", testOutboxClaim},
 	{"ConcurrentClaim", testOutboxConcurrentClaim},
+	{"Backlog", testOutboxBacklog},
+}
+
+// testOutboxBacklog: the backlog counts every message not yet sent, due or
+// leased, and dates the oldest; a sent message leaves it.
+func testOutboxBacklog(t *testing.T, s auth.Store) {
+	b, ok := s.(interface {
+		MailBacklog(ctx context.Context) (int, time.Time, error)
+	})
+	if !ok {
+		t.Fatal("the store has no MailBacklog")
+	}
+	n, oldest, err := b.MailBacklog(ctx(t))
+	noErr(t, "MailBacklog", err)
+	if n != 0 || !oldest.IsZero() {
+		t.Fatalf("empty outbox: backlog %d, oldest %v", n, oldest)
+	}
+	first := &auth.Mail{To: "a@example.com", Template: "verify_email", CreatedAt: t0}
+	second := &auth.Mail{To: "b@example.com", Template: "verify_email", CreatedAt: t0.Add(time.Minute)}
+	noErr(t, "EnqueueMail", s.EnqueueMail(ctx(t), second))
+	noErr(t, "EnqueueMail", s.EnqueueMail(ctx(t), first))
+	claim(t, s, t0.Add(2*time.Minute), time.Hour, 1) // leased, still waiting
+	n, oldest, err = b.MailBacklog(ctx(t))
+	noErr(t, "MailBacklog", err)
+	if n != 2 || !oldest.Equal(t0) {
+		t.Fatalf("backlog %d, oldest %v; want 2, %v", n, oldest, t0)
+	}
+	noErr(t, "MarkMailSent", s.MarkMailSent(ctx(t), first.ID))
+	n, oldest, err = b.MailBacklog(ctx(t))
+	noErr(t, "MailBacklog", err)
+	if n != 1 || !oldest.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("after sending the oldest: backlog %d, oldest %v; want 1, %v", n, oldest, t0.Add(time.Minute))
+	}
 }
 
 func ids(ms []auth.Mail) []int64 {
