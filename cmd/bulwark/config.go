@@ -37,6 +37,9 @@ type Config struct {
 	// PublicURL is the external base URL, without a trailing slash: the iss
 	// of access tokens and the base of links in mail. https in production.
 	PublicURL *url.URL
+	// VerifyEmailURL and ResetPasswordURL are the application pages mail
+	// links point at (BULWARK_APP_URL + BULWARK_*_PATH).
+	VerifyEmailURL, ResetPasswordURL string
 	// TLSCert and TLSKey are file paths, both set or both empty.
 	TLSCert string
 	TLSKey  string
@@ -125,7 +128,7 @@ type Config struct {
 // prefix. Its flag is the name in lower-case kebab-case (see flagName).
 func configSettings() []string {
 	return []string{
-		"ADDR", "ADMIN_ADDR", "PUBLIC_URL", "TLS_CERT", "TLS_KEY", "TRUSTED_PROXIES",
+		"ADDR", "ADMIN_ADDR", "PUBLIC_URL", "APP_URL", "VERIFY_EMAIL_PATH", "RESET_PASSWORD_PATH", "TLS_CERT", "TLS_KEY", "TRUSTED_PROXIES",
 		"CORS_ORIGINS", "LOG_LEVEL",
 		"DATA_DIR", "DATABASE_URL", "REDIS_URL", "REDIS_PREFIX", "AUTO_MIGRATE",
 		"MAIL_URL", "MAIL_FROM",
@@ -178,6 +181,7 @@ func LoadConfig(getenv func(string) string, flags map[string]string, dev bool) (
 		}
 	}
 	c.PublicURL = l.publicURL(dev)
+	l.mailLinks(c, dev)
 	c.TLSCert = l.value("TLS_CERT")
 	c.TLSKey = l.value("TLS_KEY")
 	switch {
@@ -574,6 +578,40 @@ func (l *configLoader) publicURL(dev bool) *url.URL {
 		}
 		v = "http://127.0.0.1:8080"
 	}
+	return l.baseURL(setting, v, dev)
+}
+
+// mailLinks sets the pages mail links point at: BULWARK_APP_URL (the
+// application's base URL, the public URL by default) followed by
+// BULWARK_VERIFY_EMAIL_PATH and BULWARK_RESET_PASSWORD_PATH. The token is
+// appended as a fragment, so a path may carry a query but no fragment.
+func (l *configLoader) mailLinks(c *Config, dev bool) {
+	base := c.PublicURL
+	if v := l.value("APP_URL"); v != "" {
+		base = l.baseURL("APP_URL", v, dev)
+	}
+	path := func(setting, def string) string {
+		v := l.valueOr(setting, def)
+		if !strings.HasPrefix(v, "/") || strings.HasPrefix(v, "//") || strings.ContainsAny(v, "#\\ \t\r\n") {
+			l.errorf(setting, "%q is not a path starting with one / (a query is allowed, a fragment is not)", v)
+			return def
+		}
+		if _, err := url.ParseRequestURI(v); err != nil {
+			l.errorf(setting, "%q is not a valid path", v)
+			return def
+		}
+		return v
+	}
+	verify, reset := path("VERIFY_EMAIL_PATH", "/verify-email"), path("RESET_PASSWORD_PATH", "/reset-password")
+	if base != nil {
+		c.VerifyEmailURL = base.String() + verify
+		c.ResetPasswordURL = base.String() + reset
+	}
+}
+
+// baseURL parses an absolute http(s) base URL: no user, query or fragment,
+// trailing slashes dropped; https in production.
+func (l *configLoader) baseURL(setting, v string, dev bool) *url.URL {
 	u, err := url.Parse(v)
 	if err != nil || u.Opaque != "" || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 		l.errorf(setting, "not an absolute http or https URL")

@@ -79,6 +79,9 @@ func TestLoadConfigDevDefaults(t *testing.T) {
 	want := Config{
 		Dev:                       true,
 		Addr:                      "127.0.0.1:8080",
+		AdminAddr:                 "127.0.0.1:8081",
+		VerifyEmailURL:            "http://127.0.0.1:8080/verify-email",
+		ResetPasswordURL:          "http://127.0.0.1:8080/reset-password",
 		LogLevel:                  slog.LevelInfo,
 		DataDir:                   "./data",
 		DatabaseURL:               "sqlite://data/bulwark.db",
@@ -592,5 +595,37 @@ func TestRedactURL(t *testing.T) {
 		if got := redactURL(tc.in); got != tc.want {
 			t.Errorf("redactURL(%q) = %q, want %q", tc.in, got, tc.want)
 		}
+	}
+}
+
+func TestLoadConfigMailLinks(t *testing.T) {
+	c := load(t, prodEnv(), nil, false)
+	if c.VerifyEmailURL != "https://auth.example.com/verify-email" || c.ResetPasswordURL != "https://auth.example.com/reset-password" {
+		t.Fatalf("default links %q %q", c.VerifyEmailURL, c.ResetPasswordURL)
+	}
+	m := prodEnv()
+	m["BULWARK_APP_URL"] = "https://App.example.com/account/"
+	m["BULWARK_VERIFY_EMAIL_PATH"] = "/confirm"
+	m["BULWARK_RESET_PASSWORD_PATH"] = "/auth?step=reset"
+	c = load(t, m, nil, false)
+	if c.VerifyEmailURL != "https://app.example.com/account/confirm" || c.ResetPasswordURL != "https://app.example.com/account/auth?step=reset" {
+		t.Fatalf("configured links %q %q", c.VerifyEmailURL, c.ResetPasswordURL)
+	}
+	for setting, bad := range map[string]string{
+		"BULWARK_APP_URL":             "http://app.example.com", // production needs https
+		"BULWARK_VERIFY_EMAIL_PATH":   "confirm",
+		"BULWARK_RESET_PASSWORD_PATH": "/reset#here",
+	} {
+		m := prodEnv()
+		m[setting] = bad
+		msgs := loadErr(t, m, nil, false)
+		if len(msgs) != 1 || !strings.Contains(msgs[0], strings.TrimPrefix(setting, "BULWARK_")) {
+			t.Errorf("%s=%q: %v", setting, bad, msgs)
+		}
+	}
+	for _, bad := range []string{"//evil.example/x", "/a b", `/a\b`} {
+		m := prodEnv()
+		m["BULWARK_VERIFY_EMAIL_PATH"] = bad
+		loadErr(t, m, nil, false)
 	}
 }

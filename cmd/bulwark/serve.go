@@ -407,6 +407,8 @@ func purge(ctx context.Context, db database, log *slog.Logger) {
 func authConfig(c *Config) auth.Config {
 	return auth.Config{
 		PublicURL:           c.PublicURL.String(),
+		VerifyEmailURL:      c.VerifyEmailURL,
+		ResetPasswordURL:    c.ResetPasswordURL,
 		RequireVerification: c.EmailVerificationRequired,
 		SessionTTL:          c.SessionTTL,
 		SessionIdleTTL:      c.SessionIdleTTL,

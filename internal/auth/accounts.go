@@ -202,7 +202,7 @@ func (s *Service) sendVerification(ctx context.Context, u *User, passwordHash st
 	if err != nil {
 		return err
 	}
-	return s.queueMail(ctx, u.Email, "verify_email", map[string]string{"link": s.link("verify-email", tok)})
+	return s.queueMail(ctx, u.Email, "verify_email", map[string]string{"link": s.link(s.cfg.VerifyEmailURL, "verify-email", tok)})
 }
 
 func (s *Service) issueOneTime(ctx context.Context, userID string, kind OneTimeKind, ttl time.Duration) (Secret, error) {

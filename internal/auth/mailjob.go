@@ -67,7 +67,7 @@ func (s *Service) ResolveMailJob(ctx context.Context, m *Mail) error {
 		if err != nil {
 			return err
 		}
-		if err := s.queueMail(ctx, u.Email, "password_reset", map[string]string{"link": s.link("reset-password", tok)}); err != nil {
+		if err := s.queueMail(ctx, u.Email, "password_reset", map[string]string{"link": s.link(s.cfg.ResetPasswordURL, "reset-password", tok)}); err != nil {
 			return err
 		}
 		s.audit(ctx, cl, Event{Name: EventPasswordResetRequested, UserID: u.ID, Email: email})

@@ -20,6 +20,12 @@ type Config struct {
 	// PublicURL is the external base URL without a trailing slash; mail links
 	// are built from it, never from a request's Host header.
 	PublicURL string
+	// VerifyEmailURL and ResetPasswordURL are the pages of the application
+	// that mail links point at; the token goes in the fragment
+	// ("#token=…"), which browsers never send to a server or put in a
+	// Referer. Empty: PublicURL + "/verify-email" and "/reset-password".
+	VerifyEmailURL   string
+	ResetPasswordURL string
 
 	RequireVerification bool
 
@@ -46,7 +52,7 @@ type Config struct {
 	TokenPerIP    Limit
 }
 
-// DefaultConfig returns the defaults of API.md.
+// DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{
 		PublicURL:           "http://127.0.0.1:8080",
@@ -351,8 +357,13 @@ func (s *Service) queueMail(ctx context.Context, to, template string, data map[s
 	return nil
 }
 
-// link builds a link to a page of the public URL with the token in the
-// fragment, so it never reaches a server log or a Referer header (API.md).
-func (s *Service) link(page string, token Secret) string {
-	return s.cfg.PublicURL + "/" + page + "#token=" + token.Reveal()
+// link builds a mail link to page (the configured URL of the application's
+// page, or PublicURL/def when none is set) with the token in the fragment,
+// so it never reaches a server log or a Referer header (OWASP ASVS 5.0
+// 14.2.1: sensitive data not in URLs sent to servers).
+func (s *Service) link(page, def string, token Secret) string {
+	if page == "" {
+		page = s.cfg.PublicURL + "/" + def
+	}
+	return page + "#token=" + token.Reveal()
 }

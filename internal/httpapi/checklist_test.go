@@ -1147,6 +1147,37 @@ func TestReset_LinkUsesPublicURLNotHostHeader(t *testing.T) {
 	}
 }
 
+// TestMailLinksPointAtTheApplicationPages: with the pages configured, the
+// verification and reset links point there, with the token in the fragment,
+// and the token works.
+func TestMailLinksPointAtTheApplicationPages(t *testing.T) {
+	e := newEnv(t, withConfig(func(c *auth.Config) {
+		c.VerifyEmailURL = "https://app.example/account/confirm"
+		c.ResetPasswordURL = "https://app.example/auth?step=reset"
+	}))
+	e.signup("pages@example.com")
+	expectStatus(t, e.post("/v1/password/forgot", map[string]string{"email": "pages@example.com"}), 202)
+	e.resolveJobs()
+	mails, err := e.db.PendingMail(context.Background(), e.clock.Now().Add(time.Hour), 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	links := map[string]string{}
+	for _, m := range mails {
+		links[m.Template] = m.Data["link"]
+	}
+	for template, prefix := range map[string]string{
+		"verify_email":   "https://app.example/account/confirm#token=",
+		"password_reset": "https://app.example/auth?step=reset#token=",
+	} {
+		if l := links[template]; !strings.HasPrefix(l, prefix) || len(l) < len(prefix)+20 {
+			t.Errorf("%s link %q, want %s<token>", template, l, prefix)
+		}
+	}
+	tok := e.mailToken("pages@example.com", "password_reset")
+	expectStatus(t, e.post("/v1/password/reset", map[string]string{"token": tok, "new_password": "a page that landed somewhere"}), 200)
+}
+
 // ---- Security headers ----
 
 func TestHeaders_OnEveryResponse(t *testing.T) {
@@ -1442,6 +1473,46 @@ func TestCORS_OnlyAllowListedOrigins(t *testing.T) {
 	if r.Status != 204 || r.Header.Get("Access-Control-Allow-Origin") != "https://app.example" || r.Header.Get("Access-Control-Allow-Credentials") != "true" {
 		t.Fatalf("preflight from the listed origin: %d %v", r.Status, r.Header)
 	}
+}
+
+// TestCORS_CookieSessionsFromListedOrigins: a listed origin (a sibling
+// subdomain, same site, as browsers send it) can sign in with a cookie and
+// make cookie requests with the CSRF token; an unlisted origin cannot, and a
+// listed one still needs the token.
+func TestCORS_CookieSessionsFromListedOrigins(t *testing.T) {
+	e := newEnv(t, withOptions(func(o *httpapi.Options) { o.CORSOrigins = []string{"https://app.example"} }))
+	e.signup("xorigin@example.com")
+	from := func(origin string) map[string]string {
+		return map[string]string{"Origin": origin, "Sec-Fetch-Site": "same-site", "Sec-Fetch-Mode": "cors"}
+	}
+	login := func(origin string) *resp {
+		return e.do(req{method: "POST", path: "/v1/session", headers: from(origin),
+			body: map[string]string{"email": "xorigin@example.com", "password": strongPassword}})
+	}
+	if r := login("https://evil.example"); r.Status != 403 || r.code() != "csrf_failed" {
+		t.Fatalf("login from an unlisted origin: %d %s", r.Status, r.Body)
+	}
+	r := login("https://app.example")
+	expectStatus(t, r, 200)
+	if r.Header.Get("Access-Control-Allow-Origin") != "https://app.example" || r.Header.Get("Access-Control-Allow-Credentials") != "true" {
+		t.Fatalf("login from the listed origin without CORS headers: %v", r.Header)
+	}
+	cookie, csrf := r.cookie("bulwark_session"), r.str("csrf_token")
+	change := func(origin, token string) *resp {
+		h := from(origin)
+		if token != "" {
+			h["X-CSRF-Token"] = token
+		}
+		return e.do(req{method: "POST", path: "/v1/password/change", cookies: []*http.Cookie{cookie}, headers: h,
+			body: map[string]string{"current_password": strongPassword, "new_password": "a cross origin passphrase"}})
+	}
+	if r := change("https://evil.example", csrf); r.Status != 403 || r.code() != "csrf_failed" {
+		t.Fatalf("cookie request from an unlisted origin: %d %s", r.Status, r.Body)
+	}
+	if r := change("https://app.example", ""); r.Status != 403 || r.code() != "csrf_failed" {
+		t.Fatalf("cookie request from the listed origin without the CSRF token: %d %s", r.Status, r.Body)
+	}
+	expectStatus(t, change("https://app.example", csrf), 200)
 }
 
 func TestReadiness(t *testing.T) {

@@ -67,6 +67,14 @@ func NewServer(svc *auth.Service, logger *slog.Logger, opt Options) *Server {
 	}
 	for _, o := range opt.CORSOrigins {
 		s.cors[o] = true
+		// An origin trusted to read credentialed answers is trusted to send
+		// cookie requests too: they still need the session's CSRF token.
+		// Browsers send the SameSite=Lax session cookie only to a site's own
+		// origins, so this serves sibling subdomains (app.example.com and
+		// auth.example.com); cross-site clients use /v1/token.
+		if err := s.cop.AddTrustedOrigin(o); err != nil {
+			logger.Warn("CORS origin not trusted for cookie requests", "origin", o, "error", err.Error())
+		}
 	}
 	// Cross-origin failures are answered by the handlers as csrf_failed.
 	s.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
