@@ -474,4 +474,3 @@ func TestNoClock(t *testing.T) {
 	f.v.now = func() time.Time { return time.Time{} }
 	refused(t, f.v, f.token(nil), errNoVerifyClock)
 }
-
