@@ -221,7 +221,7 @@ func (f *feed) connect(ctx context.Context) (progressed bool, err error) {
 	if mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type")); err != nil || mt != "text/event-stream" {
 		return false, errors.New("response is not text/event-stream")
 	}
-	r := newSSEReader(resp.Body, f.cursor, func() {
+	r := newSSEReader(resp.Body, f.cursor, maxEventSize, func() {
 		idle.Reset(f.idle)
 		if f.isSynced() {
 			f.alive.Store(f.now().UnixNano())
@@ -310,6 +310,8 @@ func (f *feed) apply(ev sseEvent) error {
 		if err := json.Unmarshal([]byte(ev.data), &s); err != nil {
 			return errFeedEvent
 		}
+		// Entries whose tokens can no longer verify are dropped at once.
+		limit := f.now().Add(-f.leeway).Unix()
 		jtis := make(map[string]int64, len(s.JTIs))
 		sids := make(map[string]int64, len(s.SIDs))
 		users := make(map[string]userState, len(s.Users))
@@ -317,13 +319,17 @@ func (f *feed) apply(ev sseEvent) error {
 			if !e.valid() {
 				return errFeedEvent
 			}
-			jtis[e.JTI] = *e.Exp
+			if *e.Exp > limit {
+				jtis[e.JTI] = *e.Exp
+			}
 		}
 		for _, e := range s.SIDs {
 			if !e.valid() {
 				return errFeedEvent
 			}
-			sids[e.SID] = *e.Exp
+			if *e.Exp > limit {
+				sids[e.SID] = *e.Exp
+			}
 		}
 		for _, e := range s.Users {
 			if !e.valid() {
@@ -379,19 +385,20 @@ func (f *feed) apply(ev sseEvent) error {
 }
 
 // prune drops jti and sid entries whose exp, plus the leeway Verify allows
-// on a token's exp, has passed: no token they deny can verify any more.
+// on a token's exp, is not after now: no token they deny can verify any
+// more (Verify needs now < exp + leeway).
 // User entries are full states and stay.
 func (f *feed) prune(now time.Time) {
 	limit := now.Add(-f.leeway).Unix()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for k, exp := range f.jtis {
-		if exp < limit {
+		if exp <= limit {
 			delete(f.jtis, k)
 		}
 	}
 	for k, exp := range f.sids {
-		if exp < limit {
+		if exp <= limit {
 			delete(f.sids, k)
 		}
 	}

@@ -54,6 +54,9 @@ type jwksServer struct {
 
 func newJWKSServer(t *testing.T, keys ...map[string]any) *jwksServer {
 	t.Helper()
+	if keys == nil {
+		keys = []map[string]any{}
+	}
 	s := &jwksServer{keys: keys, cacheControl: "public, max-age=300", status: http.StatusOK}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.fetches.Add(1)

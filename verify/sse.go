@@ -27,16 +27,20 @@ type sseEvent struct {
 // cut off by the end of the stream is discarded.
 type sseReader struct {
 	sc     *bufio.Scanner
+	limit  int
 	lastID string
 	first  bool
 	onLine func() // called for every line read, comments included
 }
 
-func newSSEReader(r io.Reader, lastID string, onLine func()) *sseReader {
+// newSSEReader reads events from r, with lastID as the last event ID so
+// far and limit (normally maxEventSize) as the bound on a line and on the
+// data of one event.
+func newSSEReader(r io.Reader, lastID string, limit int, onLine func()) *sseReader {
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), maxEventSize)
+	sc.Buffer(make([]byte, 0, min(64<<10, limit)), limit)
 	sc.Split(lineSplitter())
-	return &sseReader{sc: sc, lastID: lastID, first: true, onLine: onLine}
+	return &sseReader{sc: sc, limit: limit, lastID: lastID, first: true, onLine: onLine}
 }
 
 // lineSplitter returns a bufio.SplitFunc for CRLF, LF and lone CR line
@@ -106,7 +110,7 @@ func (r *sseReader) next() (sseEvent, error) {
 		case "event":
 			typ = string(value)
 		case "data":
-			if data.Len()+len(value)+1 > maxEventSize {
+			if data.Len()+len(value)+1 > r.limit {
 				return sseEvent{}, bufio.ErrTooLong
 			}
 			data.Write(value)
