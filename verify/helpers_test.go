@@ -52,7 +52,7 @@ type jwksServer struct {
 	fetches      atomic.Int64
 }
 
-func newJWKSServer(t *testing.T, keys ...map[string]any) *jwksServer {
+func newJWKSServer(t testing.TB, keys ...map[string]any) *jwksServer {
 	t.Helper()
 	if keys == nil {
 		keys = []map[string]any{}
@@ -111,7 +111,7 @@ type signer struct {
 	ec  *ecdsa.PrivateKey
 }
 
-func newEdSigner(t *testing.T) signer {
+func newEdSigner(t testing.TB) signer {
 	t.Helper()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -120,7 +120,7 @@ func newEdSigner(t *testing.T) signer {
 	return signer{alg: EdDSA, ed: priv}
 }
 
-func newECSigner(t *testing.T) signer {
+func newECSigner(t testing.TB) signer {
 	t.Helper()
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -175,14 +175,14 @@ func segment(t testing.TB, v any) string {
 // fixture is a verifier over a JWKS server publishing one Ed25519 key
 // ("ed-1") and one P-256 key ("ec-1"), with a test clock.
 type fixture struct {
-	t      *testing.T
+	t      testing.TB
 	clock  *clock
 	jwks   *jwksServer
 	ed, ec signer
 	v      *Verifier
 }
 
-func newFixture(t *testing.T, edit ...func(*Config)) *fixture {
+func newFixture(t testing.TB, edit ...func(*Config)) *fixture {
 	t.Helper()
 	f := &fixture{t: t, clock: newClock(), ed: newEdSigner(t), ec: newECSigner(t)}
 	f.jwks = newJWKSServer(t, edJWK("ed-1", f.ed.ed.Public().(ed25519.PublicKey)), ecJWK("ec-1", &f.ec.ec.PublicKey))
