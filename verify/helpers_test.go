@@ -225,3 +225,14 @@ func (f *fixture) token(edit func(map[string]any)) string {
 	}
 	return f.ed.compact(f.t, f.header(EdDSA, "ed-1"), c)
 }
+
+// changeSignature changes one character inside tok's signature (not the
+// last ones, whose bits may be unused or always zero in an Ed25519 S).
+func changeSignature(tok string) string {
+	i := len(tok) - 10
+	c := byte('A')
+	if tok[i] == 'A' {
+		c = 'B'
+	}
+	return tok[:i] + string(c) + tok[i+1:]
+}
