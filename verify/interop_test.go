@@ -93,7 +93,7 @@ func TestInteropGoJoseVerifiesTestTokens(t *testing.T) {
 		{f.token(nil), jose.EdDSA, f.ed.ed.Public().(ed25519.PublicKey)},
 		{f.ec.compact(t, f.header(ES256, "ec-1"), f.claims()), jose.ES256, &f.ec.ec.PublicKey},
 	} {
-		jws, err := jose.ParseSigned(c.tok, []jose.SignatureAlgorithm{c.alg})
+		jws, err := jose.ParseSignedCompact(c.tok, []jose.SignatureAlgorithm{c.alg})
 		if err != nil {
 			t.Fatal(err)
 		}
