@@ -73,6 +73,8 @@
 //  8. The signature is valid under that key (RFC 8725 §3.3, ASVS 9.1.1):
 //     Ed25519 (RFC 8037 §3.1) or ECDSA P-256 SHA-256 with the 64-byte R||S
 //     encoding (RFC 7518 §3.4). Nothing of the claims is read before.
+//     An ECDSA signature is malleable (with (r, s) valid, so is (r, n−s)),
+//     so a token is identified by its jti, never by its bytes.
 //  9. The claims set is a JSON object as in 4 whose registered claims have
 //     their types: iss, sub, aud, jti, sid strings (aud never an array),
 //     exp, iat, nbf numbers, cv an integer.

@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -512,24 +514,42 @@ func TestFeedMaxStaleness(t *testing.T) {
 	eventually(t, "the feed is back", func() bool { _, err := f.v.Verify(context.Background(), tok); return err == nil })
 }
 
+// Entries whose exp plus the leeway is not after now are dropped, from a
+// snapshot at once and from the state by prune.
 func TestFeedPrunesExpiredEntries(t *testing.T) {
-	s := newFeedServer(t)
 	clk := newClock()
 	now := clk.now().Unix()
-	s.jtis["gone"] = now - 31 // exp + 30 s leeway has passed
-	s.jtis["edge"] = now - 30 // a token with this exp expired at exp + leeway = now
-	s.jtis["live"] = now + 10
-	s.sids["gone"] = now - 100
-	s.sids["live"] = now + 10
-	s.users["u"] = map[string]any{"sub": "u", "not_before": 0, "cv": 1, "disabled": false}
-	f := newFixture(t, feedConfig(s))
-	if j, si, u := f.v.feed.sizes(); j != 1 || si != 1 || u != 1 {
-		t.Fatalf("sizes = %d %d %d, want 1 1 1", j, si, u)
+	fd := &feed{jtis: map[string]int64{}, sids: map[string]int64{}, users: map[string]userState{}, now: clk.now, leeway: DefaultLeeway, log: slog.New(slog.DiscardHandler)}
+	snap := fmt.Sprintf(`{"jtis":[{"jti":"gone","exp":%d},{"jti":"edge","exp":%d},{"jti":"live","exp":%d}],
+		"sids":[{"sid":"gone","exp":%d},{"sid":"live","exp":%d}],
+		"users":[{"sub":"u","not_before":0,"cv":1,"disabled":false}]}`, now-31, now-30, now+10, now-100, now+10)
+	if err := fd.apply(sseEvent{typ: "snapshot", data: snap}); err != nil {
+		t.Fatal(err)
 	}
-	f.v.feed.prune(clk.now().Add(11*time.Second + DefaultLeeway))
-	if j, si, u := f.v.feed.sizes(); j != 0 || si != 0 || u != 1 {
+	// A token with exp = now − 30 s expired at exp + leeway = now.
+	if _, ok := fd.jtis["live"]; !ok || len(fd.jtis) != 1 || len(fd.sids) != 1 || len(fd.users) != 1 {
+		t.Fatalf("after the snapshot: jtis %v sids %v users %v", fd.jtis, fd.sids, fd.users)
+	}
+	fd.prune(clk.now().Add(9*time.Second + DefaultLeeway))
+	if j, si, u := fd.sizes(); j != 1 || si != 1 || u != 1 {
+		t.Fatalf("sizes after an early prune = %d %d %d, want 1 1 1", j, si, u)
+	}
+	fd.prune(clk.now().Add(10*time.Second + DefaultLeeway))
+	if j, si, u := fd.sizes(); j != 0 || si != 0 || u != 1 {
 		t.Fatalf("sizes after prune = %d %d %d, want 0 0 1", j, si, u)
 	}
+}
+
+// The subscription prunes as it reads.
+func TestFeedPrunesWhileConnected(t *testing.T) {
+	s := newFeedServer(t)
+	f := newFixture(t, feedConfig(s))
+	f.v.feed.mu.Lock()
+	f.v.feed.jtis["old"] = f.clock.now().Unix() - 31
+	f.v.feed.mu.Unlock()
+	f.clock.advance(pruneEvery)
+	s.publish(map[string]any{"jti": "new", "exp": f.clock.now().Unix() + 60})
+	eventually(t, "old is pruned", func() bool { j, _, _ := f.v.feed.sizes(); return j == 1 })
 }
 
 func TestFeedConfigRefused(t *testing.T) {

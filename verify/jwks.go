@@ -178,7 +178,7 @@ func cacheAge(header string, floor time.Duration) time.Duration {
 			age = time.Duration(n) * time.Second
 		}
 	}
-	return min(max(age, floor), maxCacheAge)
+	return max(age, floor) // floor is at most maxCacheAge (newVerifier)
 }
 
 // keyCache holds the current key set and refreshes it: when it has expired,

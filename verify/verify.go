@@ -59,7 +59,7 @@ type Config struct {
 	HTTPClient *http.Client
 	// RefreshInterval is the least time between two JWKS fetches, and the
 	// least time a fetched key set is kept whatever its max-age. Default
-	// DefaultRefreshInterval; at least MinRefreshInterval.
+	// DefaultRefreshInterval; at least MinRefreshInterval, at most an hour.
 	RefreshInterval time.Duration
 	// InsecureHTTP allows http:// JWKS and feed URLs on hosts other than
 	// loopback. Without TLS anyone on the path can substitute keys or read
@@ -158,8 +158,8 @@ func newVerifier(cfg Config) (*Verifier, error) {
 		return nil, fmt.Errorf("leeway not in [0, %v]", MaxLeeway)
 	case cfg.MaxLifetime < 0:
 		return nil, errors.New("negative max lifetime")
-	case cfg.RefreshInterval != 0 && cfg.RefreshInterval < MinRefreshInterval:
-		return nil, fmt.Errorf("refresh interval shorter than %v", MinRefreshInterval)
+	case cfg.RefreshInterval != 0 && (cfg.RefreshInterval < MinRefreshInterval || cfg.RefreshInterval > maxCacheAge):
+		return nil, fmt.Errorf("refresh interval not in [%v, %v]", MinRefreshInterval, maxCacheAge)
 	}
 	algs := cfg.Algorithms
 	if len(algs) == 0 {

@@ -425,6 +425,7 @@ func TestConfigRefused(t *testing.T) {
 		"negative leeway":    func(c *Config) { c.Leeway = -time.Second },
 		"leeway too large":   func(c *Config) { c.Leeway = MaxLeeway + time.Second },
 		"interval too short": func(c *Config) { c.RefreshInterval = time.Millisecond },
+		"interval too long":  func(c *Config) { c.RefreshInterval = time.Hour + time.Second },
 		"http jwks":          func(c *Config) { c.JWKSURL = "http://auth.example.test/jwks.json" },
 		"ftp jwks":           func(c *Config) { c.JWKSURL = "ftp://auth.example.test/jwks.json" },
 		"http issuer":        func(c *Config) { c.Issuer = "http://auth.example.test" },
@@ -445,6 +446,7 @@ func TestConfigRefused(t *testing.T) {
 		"max leeway":        func(c *Config) { c.Leeway = MaxLeeway },
 		"one algorithm":     func(c *Config) { c.Algorithms = []string{ES256} },
 		"shortest interval": func(c *Config) { c.RefreshInterval = MinRefreshInterval },
+		"longest interval":  func(c *Config) { c.RefreshInterval = time.Hour },
 	} {
 		t.Run(name, func(t *testing.T) {
 			c := ok
