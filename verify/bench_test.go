@@ -108,3 +108,25 @@ func BenchmarkVerifyVsRaw(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkOverhead is everything Verify does but the signature check:
+// format, header, key lookup and claims.
+func BenchmarkOverhead(b *testing.B) {
+	f := newFixture(b)
+	tok := f.token(nil)
+	ctx := context.Background()
+	now := f.clock.now()
+	b.ReportAllocs()
+	for b.Loop() {
+		p, err := parse(tok, f.v.algorithms)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := f.v.keys.lookup(ctx, p.kid, now); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := checkClaims(p.payload, testIssuer, testAudience, f.v.leeway, f.v.maxLifetime, now); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

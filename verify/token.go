@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"io"
 	"math"
 	"math/big"
 	"strconv"
@@ -264,52 +263,105 @@ func checkClaims(payload []byte, issuer, audience string, leeway, maxLifetime ti
 	return &c, nil
 }
 
-// members decodes a JSON object into its members, refusing invalid UTF-8
-// (RFC 8725 §3.7), duplicate member names (RFC 7515 §4, RFC 7519 §4: a
-// parser must reject them or take the last; two parsers that choose
-// differently would read one token two ways) and anything after the object.
+// members splits a JSON object into its members, refusing invalid UTF-8
+// (RFC 8725 §3.7), anything but one object, and duplicate member names
+// (RFC 7515 §4, RFC 7519 §4: a parser must reject them or take the last;
+// two parsers that choose differently would read one token two ways).
+//
+// json.Valid checks the whole grammar first; the walk below only finds the
+// top-level member boundaries of what is then known to be valid JSON,
+// which is several times cheaper than a token-by-token decoder.
 func members(data []byte) (map[string]json.RawMessage, error) {
-	if !utf8.Valid(data) {
+	if !utf8.Valid(data) || !json.Valid(data) {
 		return nil, errHeaderJSON
 	}
-	d := json.NewDecoder(bytes.NewReader(data))
-	if t, err := d.Token(); err != nil || t != json.Delim('{') {
+	i := skipSpace(data, 0)
+	if data[i] != '{' {
 		return nil, errHeaderJSON
 	}
 	m := make(map[string]json.RawMessage, 8)
-	for d.More() {
-		t, err := d.Token()
-		if err != nil {
-			return nil, err
+	i++
+	for {
+		i = skipSpace(data, i)
+		switch data[i] {
+		case '}':
+			return m, nil
+		case ',':
+			i = skipSpace(data, i+1)
 		}
-		name, ok := t.(string)
+		end := stringEnd(data, i)
+		name, ok := stringValue(data[i:end])
 		if !ok {
 			return nil, errHeaderJSON
 		}
 		if _, dup := m[name]; dup {
 			return nil, errHeaderJSON
 		}
-		var v json.RawMessage
-		if err := d.Decode(&v); err != nil {
-			return nil, err
+		i = skipSpace(data, skipSpace(data, end)+1) // past the colon
+		end = valueEnd(data, i)
+		m[name] = data[i:end:end]
+		i = end
+	}
+}
+
+func skipSpace(data []byte, i int) int {
+	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// stringEnd returns the index just past the JSON string starting at i.
+func stringEnd(data []byte, i int) int {
+	for j := i + 1; j < len(data); j++ {
+		switch data[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1
 		}
-		m[name] = v
 	}
-	if t, err := d.Token(); err != nil || t != json.Delim('}') {
-		return nil, errHeaderJSON
+	return len(data)
+}
+
+// valueEnd returns the index just past the JSON value starting at i.
+func valueEnd(data []byte, i int) int {
+	switch data[i] {
+	case '"':
+		return stringEnd(data, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(data); j++ {
+			switch data[j] {
+			case '"':
+				j = stringEnd(data, j) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return len(data)
 	}
-	if _, err := d.Token(); err != io.EOF {
-		return nil, errHeaderJSON
+	j := i
+	for j < len(data) && !strings.ContainsRune(",}] \t\r\n", rune(data[j])) {
+		j++
 	}
-	return m, nil
+	return j
 }
 
 // stringValue returns the JSON string raw holds; ok is false for any other
 // JSON type, null included (json.Unmarshal would leave a string untouched
-// on null).
+// on null). raw comes from members, so it is valid JSON: a string without
+// escapes is its own content.
 func stringValue(raw json.RawMessage) (string, bool) {
-	if len(raw) == 0 || raw[0] != '"' {
+	if len(raw) < 2 || raw[0] != '"' {
 		return "", false
+	}
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw[1 : len(raw)-1]), true
 	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
