@@ -448,8 +448,8 @@ func TestFeedNewTimesOutWithoutSnapshot(t *testing.T) {
 func TestFeedIdleTimeout(t *testing.T) {
 	s := newFeedServer(t)
 	s.keepalive = 20 * time.Millisecond
-	f := newFixture(t, feedConfig(s), func(c *Config) { c.Revocations.IdleTimeout = 150 * time.Millisecond })
-	time.Sleep(500 * time.Millisecond)
+	f := newFixture(t, feedConfig(s), func(c *Config) { c.Revocations.IdleTimeout = 400 * time.Millisecond })
+	time.Sleep(time.Second)
 	if ids, _ := s.connections(); len(ids) != 1 {
 		t.Fatalf("connections = %d with keepalives, want 1", len(ids))
 	}
