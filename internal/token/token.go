@@ -10,6 +10,9 @@
 //
 //	{"alg":"HS256","kid":<KeyID>,"typ":"at+jwt"}
 //
+// with an HS256 secret, and {"alg":"EdDSA"|"ES256","kid":…,"typ":"at+jwt"}
+// with managed keys (keys.go; Manager in manager.go keeps them in the
+// store, rotates them and publishes them as the JWKS),
 // and the claims set is exactly
 //
 //	{"iss":<issuer>,"sub":<user id>,"aud":<audience>,"exp":<seconds>,
@@ -33,6 +36,10 @@
 // a 22-character string that names the secret without revealing it: the
 // same secret always has the same kid, a rotated secret gets a new one. The
 // symmetric secret is never published, so JWKS returns an empty key set.
+//
+// Managed keys (Ed25519 or P-256) are the alternative: see keys.go for how
+// the rules below change for them (kid required and looked up among the
+// server's published keys; alg pinned to the key).
 //
 // # Verification
 //
