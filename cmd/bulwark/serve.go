@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -24,7 +23,6 @@ import (
 	"github.com/bulwarkauth/bulwark/internal/postgres"
 	"github.com/bulwarkauth/bulwark/internal/redis"
 	"github.com/bulwarkauth/bulwark/internal/sqlite"
-	"github.com/bulwarkauth/bulwark/internal/token"
 )
 
 // Server timeouts (STANDARDS item 102): slow-header and slow-body clients are
@@ -138,20 +136,6 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	if cfg.Dev {
 		log.Warn("dev mode: insecure conveniences are on; never use --dev in production", "relaxes", cfg.DevRelaxations())
 	}
-	secret := []byte(cfg.JWTSecret)
-	if len(secret) == 0 {
-		if !cfg.Dev {
-			return errors.New("BULWARK_JWT_SECRET: managed signing keys are not available in this build; set BULWARK_JWT_SECRET")
-		}
-		var err error
-		if secret, err = token.GenerateSecret(); err != nil {
-			return err
-		}
-	}
-	issuer, err := token.NewHS256(secret, cfg.PublicURL.String(), cfg.TokenAudience, cfg.AccessTokenTTL)
-	if err != nil {
-		return fmt.Errorf("BULWARK_JWT_SECRET: %w", err)
-	}
 	hasher, err := newHasher(cfg)
 	if err != nil {
 		return fmt.Errorf("password hasher: %w", err)
@@ -185,6 +169,10 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	issuer, runKeys, err := accessTokens(ctx, cfg, db, keys, log)
+	if err != nil {
+		return err
+	}
 
 	limiter, ready, closeLimiter, err := newLimiter(ctx, cfg, db, log)
 	if err != nil {
@@ -202,7 +190,7 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	worker.Resolve = svc.ResolveMailJob
 	api := httpapi.NewServer(svc, log, httpapi.Options{
 		Dev: cfg.Dev, PublicURL: cfg.PublicURL.String(), TrustedProxies: cfg.TrustedProxies,
-		CORSOrigins: cfg.CORSOrigins, JWKS: issuer.JWKS(),
+		CORSOrigins: cfg.CORSOrigins, Keys: issuer,
 		Ready: func(ctx context.Context) []string {
 			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			defer cancel()
@@ -238,6 +226,9 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	go worker.Run(bg)
 	go purge(bg, db, log)
 	go reportDropped(bg, logs, log)
+	if runKeys != nil {
+		go runKeys(bg)
+	}
 
 	errc := make(chan error, 1)
 	go func() {
