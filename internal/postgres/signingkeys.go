@@ -46,7 +46,9 @@ func (db *DB) SigningKeys(ctx context.Context, withRetired bool) ([]auth.Signing
 
 // ChangeSigningKeys applies changes and inserts add in one transaction that
 // first takes a transaction advisory lock, so changes from several instances
-// run one after the other. Each change is an UPDATE conditional on the key's
+// run one after the other instead of locking the same rows in different
+// orders (a deadlock would surface as ErrUnavailable, not ErrConflict). Each
+// change is an UPDATE conditional on the key's
 // expected state (READ COMMITTED re-reads a row another transaction just
 // changed); one that changes no row rolls everything back. The partial
 // unique index on state is the last line: a second current cannot commit.

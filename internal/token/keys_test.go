@@ -224,6 +224,12 @@ func TestManaged_VerifiesPublishedKeysOnly(t *testing.T) {
 			t.Errorf("%s: %v, want %v", c.name, err, c.why)
 		}
 	}
+	// With managed keys kid is required even when there is one key (an
+	// HS256 token may omit it).
+	only := newManaged(t, cur)
+	if _, err := only.Verify(sign(cur, map[string]any{"alg": EdDSA, "typ": Type}), testNow); !errors.Is(err, errKeyID) {
+		t.Errorf("no kid, one managed key: %v", err)
+	}
 }
 
 // TestManaged_AlgorithmConfusion: "none" in any letter case, HS256 keyed
