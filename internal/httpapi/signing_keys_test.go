@@ -1,9 +1,11 @@
 package httpapi_test
 
 import (
+	"crypto/elliptic"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"math/big"
 	"strings"
 	"testing"
 
@@ -107,4 +109,30 @@ func jwtHeader(t *testing.T, tok string) map[string]string {
 		t.Fatal(err)
 	}
 	return h
+}
+
+// TestSigningKeys_ES256MalleatedCopyIsRevokedToo: an ES256 signature has a
+// twin (s replaced by n − s) that verifies too, so a second token string
+// carries the same claims. Revocation keys on jti, never on the string: once
+// the token is revoked, the twin is refused as well (STANDARDS item 47).
+func TestSigningKeys_ES256MalleatedCopyIsRevokedToo(t *testing.T) {
+	e := newEnv(t, withManagedKeys(token.ES256))
+	e.signup("twin@example.com")
+	access := e.tokenLogin("twin@example.com", strongPassword).access
+	parts := strings.Split(access, ".")
+	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	if err != nil || len(sig) != 64 {
+		t.Fatalf("signature of %d bytes: %v", len(sig), err)
+	}
+	s := new(big.Int).SetBytes(sig[32:])
+	s.Sub(elliptic.P256().Params().N, s)
+	twinSig := append(sig[:32:32], s.FillBytes(make([]byte, 32))...)
+	twin := parts[0] + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString(twinSig)
+	if twin == access {
+		t.Fatal("the twin is the same string")
+	}
+	expectStatus(t, e.me(nil, twin), 200) // the twin verifies: ECDSA is malleable
+	expectStatus(t, e.post("/v1/token/revoke", map[string]string{"token": access}), 200)
+	expectStatus(t, e.me(nil, access), 401)
+	expectStatus(t, e.me(nil, twin), 401)
 }
