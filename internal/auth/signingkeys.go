@@ -63,4 +63,9 @@ type SigningKeyStore interface {
 	// nothing is changed and the error is ErrConflict: another instance
 	// changed the keys first.
 	ChangeSigningKeys(ctx context.Context, changes []SigningKeyChange, add []SigningKey, now time.Time) error
+	// ResealSigningKey replaces the sealed private key of kid by sealed if
+	// it is still old (after a rotation of the key-encryption key). A key
+	// that changed meanwhile (resealed by another instance, retired) is left
+	// as it is, without error.
+	ResealSigningKey(ctx context.Context, kid string, old, sealed []byte) error
 }

@@ -83,3 +83,9 @@ func (db *DB) ChangeSigningKeys(ctx context.Context, changes []auth.SigningKeyCh
 	})
 	return wrapErr("change signing keys", err)
 }
+
+// ResealSigningKey replaces the sealed private key of kid if it is still old.
+func (db *DB) ResealSigningKey(ctx context.Context, kid string, old, sealed []byte) error {
+	_, err := db.exec(ctx, `UPDATE signing_keys SET private_key = $1 WHERE kid = $2 AND private_key = $3`, sealed, kid, old)
+	return wrapErr("reseal signing key", err)
+}

@@ -81,3 +81,12 @@ func (db *DB) ChangeSigningKeys(ctx context.Context, changes []auth.SigningKeyCh
 	})
 	return wrapErr("change signing keys", err)
 }
+
+// ResealSigningKey replaces the sealed private key of kid if it is still old.
+func (db *DB) ResealSigningKey(ctx context.Context, kid string, old, sealed []byte) error {
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE signing_keys SET private_key = ? WHERE kid = ? AND private_key = ?`, sealed, kid, old)
+		return err
+	})
+	return wrapErr("reseal signing key", err)
+}

@@ -20,6 +20,7 @@ func SigningKeys(t *testing.T, open func(t *testing.T) auth.SigningKeyStore) {
 		{"ConditionalChange", testKeysConditional},
 		{"OnePerState", testKeysOnePerState},
 		{"ConcurrentRotation", testKeysConcurrentRotation},
+		{"Reseal", testKeysReseal},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -140,4 +141,21 @@ func testKeysConcurrentRotation(t *testing.T, s auth.SigningKeyStore) {
 		states[k.State]++
 	}
 	check(t, "keys per state", states, map[string]int{auth.KeyPrevious: 1, auth.KeyCurrent: 1, auth.KeyNext: 1})
+}
+
+// testKeysReseal: the sealed key is replaced only while it is the old value;
+// a retired key (no sealed value) stays without one.
+func testKeysReseal(t *testing.T, s auth.SigningKeyStore) {
+	cur, next := signingKey(t, auth.KeyCurrent), signingKey(t, auth.KeyNext)
+	next.CreatedAt = t0.Add(time.Second)
+	noErr(t, "insert", s.ChangeSigningKeys(ctx(t), nil, []auth.SigningKey{cur, next}, t0))
+	resealed := randBytes(t, 80)
+	noErr(t, "reseal", s.ResealSigningKey(ctx(t), cur.KID, cur.Sealed, resealed))
+	noErr(t, "reseal from a stale value", s.ResealSigningKey(ctx(t), cur.KID, cur.Sealed, randBytes(t, 80)))
+	noErr(t, "retire next", s.ChangeSigningKeys(ctx(t), []auth.SigningKeyChange{{KID: next.KID, From: auth.KeyNext, To: auth.KeyRetired}}, nil, t0))
+	noErr(t, "reseal a retired key", s.ResealSigningKey(ctx(t), next.KID, next.Sealed, randBytes(t, 80)))
+	keys, err := s.SigningKeys(ctx(t), true)
+	noErr(t, "SigningKeys", err)
+	check(t, "resealed key", keys[0].Sealed, resealed)
+	check(t, "retired key", keys[1].Sealed, []byte(nil))
 }

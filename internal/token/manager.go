@@ -151,10 +151,33 @@ func (m *Manager) read(ctx context.Context) ([]*Key, string, error) {
 				return nil, "", err
 			}
 			names[i] = sk.KID + ":" + sk.State
+			if err := m.reseal(ctx, keys[i]); err != nil {
+				return nil, "", err
+			}
 		}
 		return keys, strings.Join(names, ","), nil
 	}
 	return nil, "", errors.New("signing keys: the store keeps changing; giving up")
+}
+
+// reseal seals k again under the current key-encryption key if it was
+// sealed under a previous one (BULWARK_KEY_ENCRYPTION_KEYS_PREVIOUS), so
+// that the old key-encryption key can be dropped once every instance has
+// loaded the keys once.
+func (m *Manager) reseal(ctx context.Context, k *Key) error {
+	r, ok := m.cfg.Sealer.(interface{ NeedsReseal([]byte) bool })
+	if !ok || !r.NeedsReseal(k.Stored.Sealed) {
+		return nil
+	}
+	fresh, err := k.Seal(m.cfg.Sealer, k.State, k.Stored.CreatedAt)
+	if err != nil {
+		return err
+	}
+	if err := m.cfg.Store.ResealSigningKey(ctx, k.KID, k.Stored.Sealed, fresh.Sealed); err != nil {
+		return err
+	}
+	m.cfg.Log.Info("signing key sealed under the current key-encryption key", "kid", k.KID)
+	return nil
 }
 
 // create stores a current and a next key in an empty store and returns

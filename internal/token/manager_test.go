@@ -416,3 +416,30 @@ func TestManager_Run(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestManager_ResealsUnderANewKEK: after the key-encryption key rotates
+// (the old one among the previous keys), loading the keys seals them again
+// under the new one, so they open once the old key is dropped.
+func TestManager_ResealsUnderANewKEK(t *testing.T) {
+	ctx := context.Background()
+	oldRaw, _ := kek.Generate()
+	newRaw, _ := kek.Generate()
+	oldKEK, _ := kek.New(oldRaw)
+	both, _ := kek.New(newRaw, oldRaw)
+	onlyNew, _ := kek.New(newRaw)
+	e := managerEnv{store: openSQLite(t, filepath.Join(t.TempDir(), "keys.db")), sealer: oldKEK, clock: testutil.NewClock(testNow)}
+	kid := mustLoad(t, e.manager(t, EdDSA, 0)).KeyID()
+
+	e.sealer = onlyNew
+	if _, err := e.manager(t, EdDSA, 0).Load(ctx, testIssuer, testAudience, testTTL); err == nil {
+		t.Fatal("keys sealed under the old key opened without it")
+	}
+	e.sealer = both
+	if got := mustLoad(t, e.manager(t, EdDSA, 0)).KeyID(); got != kid {
+		t.Fatalf("kid %s after the KEK rotation, want %s", got, kid)
+	}
+	e.sealer = onlyNew
+	if got := mustLoad(t, e.manager(t, EdDSA, 0)).KeyID(); got != kid {
+		t.Fatalf("kid %s with the new KEK alone, want %s", got, kid)
+	}
+}
