@@ -50,15 +50,25 @@ type command struct {
 
 // loadCommand parses the command line of the subcommand name: --dev, the
 // subcommand's own boolean flags (boolFlags, such as "force"), settings
-// flags, and positional arguments; then loads the configuration requiring
-// what need names.
+// flags (--name=value or --name value), and positional arguments (also
+// everything after "--", and words that begin with one dash but are not a
+// boolean flag, such as a kid "-Xa…"); then loads the configuration
+// requiring what need names.
 func loadCommand(name string, args []string, getenv func(string) string, stdout io.Writer, need uses, boolFlags ...string) (*command, error) {
 	cmd := &command{name: name, bools: map[string]bool{}}
 	dev := false
 	settings := map[string]string{}
 	for i := 0; i < len(args); i++ {
 		a := args[i]
-		if !strings.HasPrefix(a, "-") || a == "-" {
+		if a == "--" { // the rest is positional
+			cmd.args = append(cmd.args, args[i+1:]...)
+			break
+		}
+		// A kid (base64url) may begin with "-": with one dash, only the
+		// boolean flags are flags (-dev, -force); settings take two.
+		single := strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "--")
+		if name, _, _ := strings.Cut(strings.TrimPrefix(a, "-"), "="); !strings.HasPrefix(a, "-") ||
+			(single && name != "dev" && !slices.Contains(boolFlags, name)) {
 			cmd.args = append(cmd.args, a)
 			continue
 		}

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -321,5 +322,37 @@ func TestInstances_KeyRotationReachesEveryInstance(t *testing.T) {
 	for _, in := range []*instance{a, b} {
 		in.expect(in.call("GET", "/v1/me", nil, "Authorization", "Bearer "+before), 200)
 		in.expect(in.call("GET", "/v1/me", nil, "Authorization", "Bearer "+after), 200)
+	}
+}
+
+// TestLoadCommandArguments: flags anywhere, "--" and single-dash words that
+// are no boolean flag (a kid may begin with "-") are positional.
+func TestLoadCommandArguments(t *testing.T) {
+	dir := t.TempDir()
+	env := envFunc(map[string]string{"BULWARK_DATA_DIR": dir})
+	for _, tc := range []struct {
+		args  []string
+		want  string
+		force bool
+	}{
+		{[]string{"retire", "-abc", "--dev"}, "[retire -abc]", false},
+		{[]string{"--dev", "retire", "--", "--abc"}, "[retire --abc]", false},
+		{[]string{"-dev", "rotate", "-force"}, "[rotate]", true},
+		{[]string{"rotate", "--force=true", "--log-level", "warn", "-dev"}, "[rotate]", true},
+	} {
+		cmd, err := loadCommand("keys", tc.args, env, io.Discard, usesDatabase|usesKEK, "force")
+		if err != nil {
+			t.Errorf("%v: %v", tc.args, err)
+			continue
+		}
+		if got := fmt.Sprint(cmd.args); got != tc.want || cmd.bools["force"] != tc.force || !cmd.cfg.Dev {
+			t.Errorf("%v: args %s force %v dev %v", tc.args, got, cmd.bools["force"], cmd.cfg.Dev)
+		}
+	}
+	if cmd, err := loadCommand("keys", []string{"list", "--log-level", "warn", "--dev"}, env, io.Discard, usesDatabase); err != nil || cmd.cfg.LogLevel.String() != "WARN" {
+		t.Errorf("a setting flag: %v", err)
+	}
+	if _, err := loadCommand("keys", []string{"list", "--no-such-setting=1", "--dev"}, env, io.Discard, usesDatabase); err == nil {
+		t.Error("an unknown setting flag was accepted")
 	}
 }
