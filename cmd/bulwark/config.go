@@ -88,6 +88,17 @@ type Config struct {
 	// Secret.
 	KeyEncryptionKeysPrevious []Secret
 
+	// SigningAlg is the algorithm of new managed signing keys, "EdDSA" or
+	// "ES256"; "" when JWTSecret is set (HS256, no managed keys: the secret
+	// takes precedence, see signing_keys.go).
+	SigningAlg string
+	// KeyRotation is the automatic rotation period of managed keys; 0 is
+	// off.
+	KeyRotation time.Duration
+	// KeyPollInterval is how often an instance re-reads the managed keys
+	// (to pick up a rotation made elsewhere).
+	KeyPollInterval time.Duration
+
 	// EmailVerificationRequired is BULWARK_EMAIL_VERIFICATION=required.
 	EmailVerificationRequired bool
 	// PasswordHasher is "argon2id" or "bcrypt".
@@ -133,6 +144,7 @@ func configSettings() []string {
 		"DATA_DIR", "DATABASE_URL", "REDIS_URL", "REDIS_PREFIX", "AUTO_MIGRATE",
 		"MAIL_URL", "MAIL_FROM",
 		"JWT_SECRET", "KEY_ENCRYPTION_KEY", "KEY_ENCRYPTION_KEY_FILE", "KEY_ENCRYPTION_KEYS_PREVIOUS",
+		"SIGNING_ALG", "KEY_ROTATION", "KEY_POLL_INTERVAL",
 		"EMAIL_VERIFICATION", "PASSWORD_HASHER", "PASSWORD_MIN_LENGTH", "BCRYPT_COST", "HASH_WORKER",
 		"SESSION_TTL", "SESSION_IDLE_TTL", "ACCESS_TOKEN_TTL", "REFRESH_TOKEN_TTL",
 		"TOKEN_AUDIENCE", "RESET_TOKEN_TTL", "VERIFY_TOKEN_TTL", "MFA_TOKEN_TTL",
@@ -166,9 +178,28 @@ const (
 // flag key). No message contains a secret or a URL that may hold one.
 //
 // Without dev, BULWARK_PUBLIC_URL (https), BULWARK_DATABASE_URL,
-// BULWARK_MAIL_URL, and BULWARK_JWT_SECRET or BULWARK_KEY_ENCRYPTION_KEY are
-// required and get no default.
+// BULWARK_MAIL_URL and BULWARK_KEY_ENCRYPTION_KEY are required and get no
+// default. This is the configuration of serve; operator subcommands load
+// theirs with loadConfig (command.go), which requires only what they use.
 func LoadConfig(getenv func(string) string, flags map[string]string, dev bool) (*Config, error) {
+	return loadConfig(getenv, flags, dev, usesAll)
+}
+
+// uses names the settings a subcommand needs. Without dev, loadConfig
+// requires those it names and leaves the others unset when they are not
+// given; every setting that is given is checked whatever the subcommand.
+type uses uint8
+
+const (
+	usesPublicURL uses = 1 << iota
+	usesDatabase
+	usesMail
+	// usesKEK is the key-encryption key (sealing, managed signing keys).
+	usesKEK
+	usesAll = usesPublicURL | usesDatabase | usesMail | usesKEK
+)
+
+func loadConfig(getenv func(string) string, flags map[string]string, dev bool, need uses) (*Config, error) {
 	l := &configLoader{getenv: getenv, flags: flags}
 	l.checkFlags()
 	c := &Config{Dev: dev}
@@ -180,7 +211,7 @@ func LoadConfig(getenv func(string) string, flags map[string]string, dev bool) (
 			l.errorf("ADMIN_ADDR", "must differ from BULWARK_ADDR: metrics are never served on the public listener")
 		}
 	}
-	c.PublicURL = l.publicURL(dev)
+	c.PublicURL = l.publicURL(dev, need&usesPublicURL != 0)
 	l.mailLinks(c, dev)
 	c.TLSCert = l.value("TLS_CERT")
 	c.TLSKey = l.value("TLS_KEY")
@@ -195,18 +226,18 @@ func LoadConfig(getenv func(string) string, flags map[string]string, dev bool) (
 	c.LogLevel = l.logLevel("LOG_LEVEL")
 
 	c.DataDir = l.valueOr("DATA_DIR", "./data")
-	l.database(c, dev)
+	l.database(c, dev, need&usesDatabase != 0)
 	c.RedisURL = l.redisURL("REDIS_URL")
 	c.RedisPrefix = l.redisPrefix("REDIS_PREFIX")
 	c.AutoMigrate = l.boolean("AUTO_MIGRATE", true)
 
-	c.MailURL = l.mailURL(c.DataDir, dev)
+	c.MailURL = l.mailURL(c.DataDir, dev, need&usesMail != 0)
 	c.MailFrom = l.mailFrom(c.PublicURL)
 
 	c.JWTSecret = l.key("JWT_SECRET", minJWTSecretBytes)
 	c.KeyEncryptionKey = l.key("KEY_ENCRYPTION_KEY", minKEKBytes)
-	l.kek(c, dev)
-	if !dev && l.value("JWT_SECRET") == "" && l.value("KEY_ENCRYPTION_KEY") == "" {
+	l.kek(c, dev, need&usesKEK != 0)
+	if !dev && need&usesKEK != 0 && len(c.JWTSecret) == 0 && len(c.KeyEncryptionKey) == 0 {
 		l.errorf("JWT_SECRET", "required in production: %d or more random bytes, base64 (or set BULWARK_KEY_ENCRYPTION_KEY for managed signing keys)", minJWTSecretBytes)
 	}
 
@@ -222,6 +253,7 @@ func LoadConfig(getenv func(string) string, flags map[string]string, dev bool) (
 		l.errorf("SESSION_IDLE_TTL", "%s is longer than BULWARK_SESSION_TTL (%s)", c.SessionIdleTTL, c.SessionTTL)
 	}
 	c.AccessTokenTTL = l.duration("ACCESS_TOKEN_TTL", 15*time.Minute, time.Second, time.Hour, false)
+	l.signing(c)
 	c.RefreshTokenTTL = l.duration("REFRESH_TOKEN_TTL", 720*time.Hour, time.Second, 720*time.Hour, false)
 	c.TokenAudience = l.value("TOKEN_AUDIENCE")
 	if c.TokenAudience == "" && c.PublicURL != nil {
@@ -255,8 +287,8 @@ func (c *Config) DevRelaxations() []string {
 		return nil
 	}
 	var r []string
-	if len(c.JWTSecret) == 0 && len(c.KeyEncryptionKey) == 0 {
-		r = append(r, "ephemeral JWT signing key (tokens die at restart)")
+	if len(c.KeyEncryptionKey) == 0 {
+		r = append(r, "key-encryption key generated into "+c.DataDir+" (it seals the signing keys and mail)")
 	}
 	if c.PublicURL != nil && c.PublicURL.Scheme == "http" {
 		r = append(r, "http public URL "+c.PublicURL.String()+": cookies without Secure and without __Host- prefix")
@@ -309,6 +341,9 @@ func (c Config) LogValue() slog.Value {
 		slog.Any("jwt_secret", c.JWTSecret),
 		slog.Any("key_encryption_key", c.KeyEncryptionKey),
 		slog.Int("key_encryption_keys_previous", len(c.KeyEncryptionKeysPrevious)),
+		slog.String("signing_alg", c.SigningAlg),
+		slog.String("key_rotation", c.KeyRotation.String()),
+		slog.String("key_poll_interval", c.KeyPollInterval.String()),
 		slog.Bool("email_verification_required", c.EmailVerificationRequired),
 		slog.String("password_hasher", c.PasswordHasher),
 		slog.Int("password_min_length", c.PasswordMinLength),
@@ -568,12 +603,14 @@ func (l *configLoader) addr(setting, def string) string {
 
 // publicURL parses BULWARK_PUBLIC_URL: http(s)://host[:port][/path], no
 // user, query or fragment, trailing slashes dropped; https in production.
-func (l *configLoader) publicURL(dev bool) *url.URL {
+func (l *configLoader) publicURL(dev, required bool) *url.URL {
 	const setting = "PUBLIC_URL"
 	v := l.value(setting)
 	if v == "" {
 		if !dev {
-			l.errorf(setting, "required in production (https://…)")
+			if required {
+				l.errorf(setting, "required in production (https://…)")
+			}
 			return nil
 		}
 		v = "http://127.0.0.1:8080"
@@ -638,12 +675,14 @@ func (l *configLoader) baseURL(setting, v string, dev bool) *url.URL {
 }
 
 // database parses BULWARK_DATABASE_URL into c.
-func (l *configLoader) database(c *Config, dev bool) {
+func (l *configLoader) database(c *Config, dev, required bool) {
 	const setting = "DATABASE_URL"
 	v := l.value(setting)
 	if v == "" {
 		if !dev {
-			l.errorf(setting, "required in production (sqlite:///path/to/file.db or postgres://…)")
+			if required {
+				l.errorf(setting, "required in production (sqlite:///path/to/file.db or postgres://…)")
+			}
 			return
 		}
 		v = "sqlite://" + filepath.Join(c.DataDir, "bulwark.db")
@@ -696,12 +735,14 @@ func (l *configLoader) redisPrefix(setting string) string {
 }
 
 // mailURL parses BULWARK_MAIL_URL: smtp://, smtps:// or file://dir.
-func (l *configLoader) mailURL(dataDir string, dev bool) *url.URL {
+func (l *configLoader) mailURL(dataDir string, dev, required bool) *url.URL {
 	const setting = "MAIL_URL"
 	v := l.value(setting)
 	if v == "" {
 		if !dev {
-			l.errorf(setting, "required in production (smtp://user:pass@host:port, smtps://… or file:///dir)")
+			if required {
+				l.errorf(setting, "required in production (smtp://user:pass@host:port, smtps://… or file:///dir)")
+			}
 			return nil
 		}
 		return &url.URL{Scheme: "file", Path: filepath.Join(dataDir, "outbox")}

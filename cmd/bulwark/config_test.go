@@ -112,6 +112,8 @@ func TestLoadConfigDevDefaults(t *testing.T) {
 		TokenLimitPerIP:           auth.Limit{N: 30, Per: time.Minute},
 		LockoutThreshold:          10,
 		LockoutDuration:           15 * time.Minute,
+		SigningAlg:                "EdDSA",
+		KeyPollInterval:           30 * time.Second,
 	}
 	// Compare the pointer fields apart, then the rest in one go.
 	if got := c.PublicURL.String(); got != "http://127.0.0.1:8080" {
@@ -501,14 +503,14 @@ func TestLoadConfigDatabaseAndMailURLs(t *testing.T) {
 func TestDevRelaxations(t *testing.T) {
 	c := load(t, nil, nil, true)
 	got := strings.Join(c.DevRelaxations(), "; ")
-	for _, want := range []string{"ephemeral JWT signing key", "without Secure", "__Host-", "data/outbox", "SQLite database in data/bulwark.db"} {
+	for _, want := range []string{"key-encryption key generated into ./data", "without Secure", "__Host-", "data/outbox", "SQLite database in data/bulwark.db"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("DevRelaxations %q lacks %q", got, want)
 		}
 	}
 	c = load(t, prodEnv(), nil, true)
 	got = strings.Join(c.DevRelaxations(), "; ")
-	if strings.Contains(got, "ephemeral") || strings.Contains(got, "SQLite") || strings.Contains(got, "files") {
+	if strings.Contains(got, "key-encryption key") || strings.Contains(got, "SQLite") || strings.Contains(got, "files") {
 		t.Errorf("DevRelaxations with production settings: %q", got)
 	}
 }

@@ -22,7 +22,7 @@ const kekHelp = "32 random bytes, base64: make one with `openssl rand -base64 32
 // exactly 32 bytes (AES-256); and the previous keys. Production refuses to
 // start without a key; dev generates one at start-up (devKEK). No error
 // shows a key.
-func (l *configLoader) kek(c *Config, dev bool) {
+func (l *configLoader) kek(c *Config, dev, required bool) {
 	const name, fileName = "KEY_ENCRYPTION_KEY", "KEY_ENCRYPTION_KEY_FILE"
 	if path := l.value(fileName); path != "" {
 		if l.value(name) != "" {
@@ -42,7 +42,7 @@ func (l *configLoader) kek(c *Config, dev bool) {
 		c.KeyEncryptionKey = Secret(k)
 	}
 	switch n := len(c.KeyEncryptionKey); {
-	case n == 0 && l.value(name) == "" && !dev:
+	case n == 0 && l.value(name) == "" && !dev && required:
 		l.errorf(name, "required in production: %s", kekHelp)
 	case n > kek.KeySize:
 		l.errorf(name, "too long: %d bytes decoded, must be exactly %s", n, kekHelp)

@@ -21,7 +21,7 @@ var version = ""
 // start a real server in-process with their own arguments and environment.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) < 2 {
-		return errors.New("usage: bulwark serve|migrate|bench|version [--dev] [--setting=value …]")
+		return errors.New("usage: bulwark serve|migrate|keys|bench|version [--dev] [--setting=value …]")
 	}
 	cmd, rest := args[1], args[2:]
 	switch cmd {
@@ -38,9 +38,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		// whole process group) must not cut hashes the parent still waits
 		// for while it shuts down gracefully.
 		return password.ServeWorker(context.WithoutCancel(ctx), os.Stdin, stdout)
-	case "serve", "migrate":
+	case "migrate":
+		// Operator subcommands: see command.go.
+		c, err := loadCommand(cmd, rest, getenv, stdout, usesDatabase)
+		if err != nil {
+			return err
+		}
+		if len(c.args) > 0 {
+			return fmt.Errorf("migrate: unexpected argument %q", c.args[0])
+		}
+		return migrate(ctx, c.cfg, stdout)
+	case "keys":
+		return keysCommand(ctx, rest, getenv, stdout)
+	case "serve":
 	default:
-		return fmt.Errorf("unknown command %q: usage: bulwark serve|migrate|bench|version", cmd)
+		return fmt.Errorf("unknown command %q: usage: bulwark serve|migrate|keys|bench|version", cmd)
 	}
 	dev, flags, err := parseFlags(rest)
 	if err != nil {
@@ -49,9 +61,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cfg, err := LoadConfig(getenv, flags, dev)
 	if err != nil {
 		return fmt.Errorf("configuration refused: %w", err)
-	}
-	if cmd == "migrate" {
-		return migrate(ctx, cfg, stdout)
 	}
 	return serve(ctx, cfg, stdout, stderr)
 }

@@ -25,7 +25,6 @@ import (
 	"github.com/bulwarkauth/bulwark/internal/postgres"
 	"github.com/bulwarkauth/bulwark/internal/redis"
 	"github.com/bulwarkauth/bulwark/internal/sqlite"
-	"github.com/bulwarkauth/bulwark/internal/token"
 )
 
 // Server timeouts (STANDARDS item 102): slow-header and slow-body clients are
@@ -140,20 +139,6 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	if cfg.Dev {
 		log.Warn("dev mode: insecure conveniences are on; never use --dev in production", "relaxes", cfg.DevRelaxations())
 	}
-	secret := []byte(cfg.JWTSecret)
-	if len(secret) == 0 {
-		if !cfg.Dev {
-			return errors.New("BULWARK_JWT_SECRET: managed signing keys are not available in this build; set BULWARK_JWT_SECRET")
-		}
-		var err error
-		if secret, err = token.GenerateSecret(); err != nil {
-			return err
-		}
-	}
-	issuer, err := token.NewHS256(secret, cfg.PublicURL.String(), cfg.TokenAudience, cfg.AccessTokenTTL)
-	if err != nil {
-		return fmt.Errorf("BULWARK_JWT_SECRET: %w", err)
-	}
 	hasher, err := newHasher(cfg)
 	if err != nil {
 		return fmt.Errorf("password hasher: %w", err)
@@ -187,6 +172,10 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	issuer, runKeys, err := accessTokens(ctx, cfg, db, keys, log)
+	if err != nil {
+		return err
+	}
 
 	limiter, ready, closeLimiter, err := newLimiter(ctx, cfg, db, log)
 	if err != nil {
@@ -216,7 +205,7 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	}
 	api := httpapi.NewServer(svc, log, httpapi.Options{
 		Dev: cfg.Dev, PublicURL: cfg.PublicURL.String(), TrustedProxies: cfg.TrustedProxies,
-		CORSOrigins: cfg.CORSOrigins, JWKS: issuer.JWKS(), Ready: readiness, Metrics: met,
+		CORSOrigins: cfg.CORSOrigins, Keys: issuer, Ready: readiness, Metrics: met,
 	})
 	var admin *http.Server
 	var adminLn net.Listener
@@ -263,6 +252,9 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	go met.Probe(bg, "database", 15*time.Second, db.Ping)
 	if probe := dependencyPing(limiter); probe != nil {
 		go met.Probe(bg, "redis", 15*time.Second, probe)
+	}
+	if runKeys != nil {
+		go runKeys(bg)
 	}
 
 	errc := make(chan error, 1)

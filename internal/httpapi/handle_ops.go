@@ -8,34 +8,6 @@ import (
 	"unicode/utf8"
 )
 
-func (s *Server) handleJWKS() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		// Public keys may be cached briefly by resource servers.
-		w.Header().Set("Cache-Control", "public, max-age=300")
-		body := s.opt.JWKS
-		if len(body) == 0 {
-			body = []byte(`{"keys":[]}`)
-		}
-		_, _ = w.Write(body)
-	})
-}
-
-func (s *Server) handleDiscovery() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		base := s.opt.PublicURL
-		encode(w, http.StatusOK, map[string]any{
-			"issuer":                                base,
-			"jwks_uri":                              base + "/.well-known/jwks.json",
-			"token_endpoint":                        base + "/v1/token",
-			"revocation_endpoint":                   base + "/v1/token/revoke",
-			"grant_types_supported":                 []string{"password", "refresh_token"},
-			"token_endpoint_auth_methods_supported": []string{"none"},
-			"response_types_supported":              []string{},
-		})
-	})
-}
-
 func (s *Server) handleHealthz() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		encode(w, http.StatusOK, statusJSON{Status: "ok"})

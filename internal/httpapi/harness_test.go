@@ -38,6 +38,7 @@ type env struct {
 	opts   httpapi.Options
 	hasher *countingHasher
 	secret []byte
+	issuer *token.Issuer
 }
 
 // countingHasher counts verifications, so tests can check that unknown emails
@@ -110,6 +111,16 @@ type envSettings struct {
 	realHasher bool
 	quietLogs  bool
 	hasherOpts []password.Option
+	// signingAlgs, when set, are managed keys (current, next, …) instead of
+	// an HS256 secret.
+	signingAlgs []string
+}
+
+// withManagedKeys signs with managed keys of the given algorithms: the
+// first current, the second (if any) next, the third previous; the
+// issuer also answers the JWKS and discovery.
+func withManagedKeys(algs ...string) envOption {
+	return func(s *envSettings) { s.signingAlgs = algs }
 }
 
 func withConfig(f func(*auth.Config)) envOption { return func(s *envSettings) { f(&s.cfg) } }
@@ -163,6 +174,21 @@ func newEnv(t testing.TB, options ...envOption) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(st.signingAlgs) > 0 {
+		var keys []*token.Key
+		for i, alg := range st.signingAlgs {
+			k, err := token.GenerateKey(alg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			k.State = []string{auth.KeyCurrent, auth.KeyNext, auth.KeyPrevious}[i]
+			keys = append(keys, k)
+		}
+		if issuer, err = token.NewManaged(keys, public, public, st.cfg.AccessTTL); err != nil {
+			t.Fatal(err)
+		}
+		st.opts.Keys = issuer
+	}
 	logs := &testutil.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if st.quietLogs {
@@ -179,7 +205,7 @@ func newEnv(t testing.TB, options ...envOption) *env {
 	srv.Config.Handler = httpapi.NewServer(svc, logger, st.opts)
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &env{t: t, srv: srv, clock: clk, db: db, be: be, svc: svc, logs: logs, cfg: st.cfg, opts: st.opts, hasher: hasher, secret: secret}
+	return &env{t: t, srv: srv, clock: clk, db: db, be: be, svc: svc, logs: logs, cfg: st.cfg, opts: st.opts, hasher: hasher, secret: secret, issuer: issuer}
 }
 
 // resp is a decoded response.

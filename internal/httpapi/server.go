@@ -23,8 +23,9 @@ type Options struct {
 	PublicURL      string
 	TrustedProxies []netip.Prefix
 	CORSOrigins    []string
-	// JWKS is the body of /.well-known/jwks.json.
-	JWKS []byte
+	// Keys are the access-token signing keys as the JWKS and the discovery
+	// document describe them (*token.Issuer); nil publishes an empty set.
+	Keys SigningKeys
 	// Ready reports which dependencies fail; empty means ready.
 	Ready func(ctx context.Context) []string
 	// RequestTimeout bounds each handler's context (default 10s).

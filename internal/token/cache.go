@@ -21,30 +21,39 @@ const maxCached = 16384
 // none are, the whole map.
 type verified struct {
 	mu sync.RWMutex
-	m  map[[sha256.Size]byte]auth.AccessClaims
+	m  map[[sha256.Size]byte]cached
 }
 
-func (v *verified) get(token string, now time.Time) (auth.AccessClaims, bool) {
+// cached is an entry: the claims, and the generation of the key set that
+// verified them.
+type cached struct {
+	auth.AccessClaims
+	gen uint64
+}
+
+// get returns the claims of token if it was verified under the key set of
+// generation gen and is valid at now.
+func (v *verified) get(token string, now time.Time, gen uint64) (auth.AccessClaims, bool) {
 	key := sha256.Sum256([]byte(token))
 	v.mu.RLock()
 	c, ok := v.m[key]
 	v.mu.RUnlock()
-	if !ok || !validAt(c, now) {
+	if !ok || c.gen != gen || !validAt(c.AccessClaims, now) {
 		return auth.AccessClaims{}, false
 	}
-	return c, true
+	return c.AccessClaims, true
 }
 
-func (v *verified) put(token string, c auth.AccessClaims, now time.Time) {
+func (v *verified) put(token string, c auth.AccessClaims, now time.Time, gen uint64) {
 	key := sha256.Sum256([]byte(token))
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.m == nil {
-		v.m = make(map[[sha256.Size]byte]auth.AccessClaims)
+		v.m = make(map[[sha256.Size]byte]cached)
 	}
 	if len(v.m) >= maxCached {
 		for k, old := range v.m {
-			if !validAt(old, now) {
+			if !validAt(old.AccessClaims, now) {
 				delete(v.m, k)
 			}
 		}
@@ -52,7 +61,7 @@ func (v *verified) put(token string, c auth.AccessClaims, now time.Time) {
 			clear(v.m)
 		}
 	}
-	v.m[key] = c
+	v.m[key] = cached{AccessClaims: c, gen: gen}
 }
 
 func (v *verified) len() int {

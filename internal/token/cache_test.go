@@ -48,7 +48,7 @@ func TestVerifiedCache(t *testing.T) {
 	}
 	// Bounded.
 	for i := 0; i < maxCached+10; i++ {
-		iss.cache.put(strings.Repeat("x", 10)+string(rune(i)), auth.AccessClaims{IssuedAt: now, ExpiresAt: now.Add(time.Minute)}, now)
+		iss.cache.put(strings.Repeat("x", 10)+string(rune(i)), auth.AccessClaims{IssuedAt: now, ExpiresAt: now.Add(time.Minute)}, now, 0)
 	}
 	if n := iss.cache.len(); n > maxCached {
 		t.Fatalf("cache holds %d entries, bound %d", n, maxCached)

@@ -10,6 +10,9 @@
 //
 //	{"alg":"HS256","kid":<KeyID>,"typ":"at+jwt"}
 //
+// with an HS256 secret, and {"alg":"EdDSA"|"ES256","kid":…,"typ":"at+jwt"}
+// with managed keys (keys.go; Manager in manager.go keeps them in the
+// store, rotates them and publishes them as the JWKS),
 // and the claims set is exactly
 //
 //	{"iss":<issuer>,"sub":<user id>,"aud":<audience>,"exp":<seconds>,
@@ -33,6 +36,10 @@
 // a 22-character string that names the secret without revealing it: the
 // same secret always has the same kid, a rotated secret gets a new one. The
 // symmetric secret is never published, so JWKS returns an empty key set.
+//
+// Managed keys (Ed25519 or P-256) are the alternative: see keys.go for how
+// the rules below change for them (kid required and looked up among the
+// server's published keys; alg pinned to the key).
 //
 // # Verification
 //
@@ -83,6 +90,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -107,8 +115,7 @@ const (
 	// Type is the typ header of an access token (RFC 9068 §2.1).
 	Type = "at+jwt"
 
-	algorithm = "HS256"
-	kidLabel  = "bulwark-kid"
+	kidLabel = "bulwark-kid"
 )
 
 // ErrInvalid is returned by Verify for every token it refuses, whatever the
@@ -129,22 +136,22 @@ var (
 	errHeaderMember = errors.New("header has a member other than alg, typ and kid")
 	errType         = errors.New("header typ is not at+jwt")
 	errKeyID        = errors.New("header kid is not this server's key id")
+	errKeyAlg       = errors.New("header alg is not the algorithm of the key named by kid")
 	errMissingClaim = errors.New("token is missing sub, jti, sid or iat")
 	errLifetime     = errors.New("token lifetime is not positive or exceeds the configured one")
 	errNoClock      = errors.New("verification time is zero")
 	errOther        = errors.New("token rejected")
 )
 
-// Issuer signs and verifies access tokens with one HS256 secret. It
-// implements auth.TokenIssuer and is safe for concurrent use.
+// Issuer signs and verifies access tokens. It implements auth.TokenIssuer
+// and is safe for concurrent use. Its keys are one HS256 secret (NewHS256)
+// or a set of managed asymmetric keys (NewManaged, keys.go) that SetKeys
+// replaces while it serves.
 type Issuer struct {
-	secret   []byte
-	kid      string
 	issuer   string
 	audience string
 	ttl      time.Duration
-	header   map[string]any
-	options  []jwt.ParserOption
+	ring     atomic.Pointer[keyring]
 	cache    verified
 }
 
@@ -159,33 +166,30 @@ func NewHS256(secret []byte, issuer, audience string, ttl time.Duration) (*Issue
 	if len(secret) < MinSecretLen {
 		return nil, fmt.Errorf("new hs256 issuer: %w (got %d)", ErrSecretTooShort, len(secret))
 	}
-	if issuer == "" {
-		return nil, errors.New("new hs256 issuer: empty issuer")
-	}
-	if audience == "" {
-		return nil, errors.New("new hs256 issuer: empty audience")
-	}
-	if ttl <= 0 {
-		return nil, errors.New("new hs256 issuer: token lifetime must be positive")
+	i, err := newIssuer(issuer, audience, ttl)
+	if err != nil {
+		return nil, fmt.Errorf("new hs256 issuer: %w", err)
 	}
 	kid := keyID(secret)
-	return &Issuer{
-		secret:   slices.Clone(secret),
-		kid:      kid,
-		issuer:   issuer,
-		audience: audience,
-		ttl:      ttl,
-		header:   map[string]any{"alg": algorithm, "typ": Type, "kid": kid},
-		options: []jwt.ParserOption{
-			jwt.WithValidMethods([]string{algorithm}),
-			jwt.WithStrictDecoding(),
-			jwt.WithExpirationRequired(),
-			jwt.WithIssuedAt(),
-			jwt.WithLeeway(Leeway),
-			jwt.WithIssuer(issuer),
-			jwt.WithAudience(audience),
-		},
-	}, nil
+	key := slices.Clone(secret)
+	i.ring.Store(newKeyring(i,
+		&signer{kid: kid, method: jwt.SigningMethodHS256, key: key},
+		[]verifier{{kid: kid, method: jwt.SigningMethodHS256, key: key}},
+		false, nil))
+	return i, nil
+}
+
+func newIssuer(issuer, audience string, ttl time.Duration) (*Issuer, error) {
+	if issuer == "" {
+		return nil, errors.New("empty issuer")
+	}
+	if audience == "" {
+		return nil, errors.New("empty audience")
+	}
+	if ttl <= 0 {
+		return nil, errors.New("token lifetime must be positive")
+	}
+	return &Issuer{issuer: issuer, audience: audience, ttl: ttl}, nil
 }
 
 // keyID derives the public key id of an HS256 secret (see the package doc).
@@ -198,17 +202,27 @@ func keyID(secret []byte) string {
 	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:16])
 }
 
-// KeyID returns the kid written in the header of every token.
-func (i *Issuer) KeyID() string { return i.kid }
+// KeyID returns the kid written in the header of the tokens Issue signs
+// now.
+func (i *Issuer) KeyID() string { return i.ring.Load().signer.kid }
 
 // TTL returns the longest lifetime (exp − iat) a token may have.
 func (i *Issuer) TTL() time.Duration { return i.ttl }
 
 // JWKS returns the JSON Web Key Set (RFC 7517 §5) to publish at
-// /.well-known/jwks.json. An HS256 secret is symmetric and must never be
-// published, so the set is empty: resource servers verify these tokens by
-// introspection, not offline.
-func (i *Issuer) JWKS() []byte { return []byte(`{"keys":[]}`) }
+// /.well-known/jwks.json: the public keys that are next, current or
+// previous. An HS256 secret is symmetric and must never be published, so
+// with one the set is empty: resource servers verify those tokens by
+// introspection, not offline. The caller must not modify the slice.
+func (i *Issuer) JWKS() []byte { return i.ring.Load().jwks }
+
+// Algorithms returns the JWS algorithms of the published keys, the signing
+// key's first; nil with an HS256 secret, which is not published.
+func (i *Issuer) Algorithms() []string { return slices.Clone(i.ring.Load().algs) }
+
+// Published reports whether the keys are published (managed keys), so
+// resource servers can verify tokens offline.
+func (i *Issuer) Published() bool { return i.ring.Load().published }
 
 // claims is the claims set of an access token. aud is a plain string, so a
 // token whose aud is an array does not decode (Bulwark never writes one).
@@ -259,9 +273,10 @@ func (i *Issuer) Issue(c auth.AccessClaims) (string, error) {
 	if !exp.After(c.IssuedAt) || exp.Sub(c.IssuedAt) > i.ttl {
 		return "", fmt.Errorf("issue access token: lifetime %v not in (0, %v]", exp.Sub(c.IssuedAt), i.ttl)
 	}
+	sk := i.ring.Load().signer
 	t := &jwt.Token{
-		Header: i.header, // only read by SignedString
-		Method: jwt.SigningMethodHS256,
+		Header: sk.header, // only read by SignedString
+		Method: sk.method,
 		Claims: &claims{
 			Issuer:    i.issuer,
 			Subject:   c.Subject,
@@ -274,7 +289,7 @@ func (i *Issuer) Issue(c auth.AccessClaims) (string, error) {
 			CredentialVersion: c.CredentialVersion,
 		},
 	}
-	s, err := t.SignedString(i.secret)
+	s, err := t.SignedString(sk.key)
 	if err != nil {
 		return "", fmt.Errorf("issue access token: %w", err)
 	}
@@ -289,27 +304,30 @@ func (i *Issuer) Verify(token string, now time.Time) (auth.AccessClaims, error) 
 	if len(token) > MaxTokenLen {
 		return auth.AccessClaims{}, fmt.Errorf("%w: %w", ErrInvalid, reason(errTooLarge))
 	}
-	if c, ok := i.cache.get(token, now); ok {
+	// An entry verified under another key set is not used: a key retired
+	// since must not keep its tokens alive through the cache.
+	ring := i.ring.Load()
+	if c, ok := i.cache.get(token, now, ring.gen); ok {
 		return c, nil
 	}
-	c, err := i.verify(token, now)
+	c, err := i.verify(ring, token, now)
 	if err != nil {
 		return auth.AccessClaims{}, fmt.Errorf("%w: %w", ErrInvalid, reason(err))
 	}
-	i.cache.put(token, c, now)
+	i.cache.put(token, c, now, ring.gen)
 	return c, nil
 }
 
-func (i *Issuer) verify(token string, now time.Time) (auth.AccessClaims, error) {
+func (i *Issuer) verify(ring *keyring, token string, now time.Time) (auth.AccessClaims, error) {
 	if now.IsZero() {
 		return auth.AccessClaims{}, errNoClock
 	}
 	if err := checkFormat(token); err != nil {
 		return auth.AccessClaims{}, err
 	}
-	opts := append(slices.Clip(i.options), jwt.WithTimeFunc(func() time.Time { return now }))
+	opts := append(slices.Clip(ring.options), jwt.WithTimeFunc(func() time.Time { return now }))
 	var c claims
-	if _, err := jwt.NewParser(opts...).ParseWithClaims(token, &c, i.key); err != nil {
+	if _, err := jwt.NewParser(opts...).ParseWithClaims(token, &c, ring.key); err != nil {
 		return auth.AccessClaims{}, err
 	}
 	// The parser has checked exp (required), iss and aud; iat and nbf only
@@ -354,31 +372,9 @@ func checkFormat(token string) error {
 	return nil
 }
 
-// key is the jwt.Keyfunc. It runs after the algorithm allowlist and before
-// the signature check, and vets the rest of the header: the only key it
-// ever returns is the configured secret.
-func (i *Issuer) key(t *jwt.Token) (any, error) {
-	for name := range t.Header {
-		switch name {
-		case "alg", "typ", "kid":
-		default:
-			return nil, errHeaderMember
-		}
-	}
-	if typ, ok := t.Header["typ"].(string); !ok || (typ != Type && typ != "application/"+Type) {
-		return nil, errType
-	}
-	if v, present := t.Header["kid"]; present {
-		if kid, ok := v.(string); !ok || kid != i.kid {
-			return nil, errKeyID
-		}
-	}
-	return i.secret, nil
-}
-
 // reasons lists, most specific first, the errors reason may report.
 var reasons = []error{
-	errTooLarge, errCharset, errSegments, errHeaderMember, errType, errKeyID,
+	errTooLarge, errCharset, errSegments, errHeaderMember, errType, errKeyID, errKeyAlg,
 	errMissingClaim, errLifetime, errNoClock,
 	jwt.ErrTokenExpired, jwt.ErrTokenNotValidYet, jwt.ErrTokenUsedBeforeIssued,
 	jwt.ErrTokenInvalidIssuer, jwt.ErrTokenInvalidAudience,
