@@ -212,6 +212,7 @@ const (
 	EventTokenRevoked           = "token_revoked"
 	EventEmailVerified          = "email_verified"
 	EventSignup                 = "signup"
+	EventAdminAction            = "admin_action"
 )
 
 // Event is one audit record. It has no field that can carry a secret:
@@ -224,6 +225,10 @@ type Event struct {
 	Limiter string
 	// SessionID is a public session or family id, never a token.
 	SessionID string
+	// Action and TargetID name what an admin did and to whom
+	// (EventAdminAction); UserID is then the admin.
+	Action   string
+	TargetID string
 }
 
 // audit writes ev through the one audit path. slog's JSON handler escapes
@@ -247,6 +252,9 @@ func (s *Service) audit(ctx context.Context, cl Client, ev Event) {
 	if ev.SessionID != "" {
 		// The public id of GET /v1/sessions (the sid claim), never a token.
 		attrs = append(attrs, slog.String("sid", ev.SessionID))
+	}
+	if ev.Action != "" {
+		attrs = append(attrs, slog.String("action", ev.Action), slog.String("target_user_id", ev.TargetID))
 	}
 	if cl.UserAgent != "" && (ev.Name == EventLoginSucceeded || ev.Name == EventLoginFailed || ev.Name == EventRefreshTokenReplayed) {
 		attrs = append(attrs, slog.String("user_agent", cl.UserAgent))

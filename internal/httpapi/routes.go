@@ -1,5 +1,7 @@
 package httpapi
 
+import "github.com/bulwarkauth/bulwark/internal/auth"
+
 // routes lists the whole API surface (API.md "Routes"). No GET route changes
 // state (ASVS 3.5.3): Go's cross-origin protection lets every GET through.
 func (s *Server) routes() {
@@ -24,6 +26,14 @@ func (s *Server) routes() {
 	// Password reset.
 	m.Handle("POST /v1/password/forgot", s.handleForgot())
 	m.Handle("POST /v1/password/reset", s.handleReset())
+	// Admin (the admin role, checked on every request).
+	m.Handle("GET /v1/admin/users", s.handleAdminUsers())
+	m.Handle("GET /v1/admin/users/{id}", s.handleAdminUser())
+	m.Handle("POST /v1/admin/users/{id}/disable", s.handleAdminAction(auth.AdminDisable, "disabled"))
+	m.Handle("POST /v1/admin/users/{id}/enable", s.handleAdminAction(auth.AdminEnable, "enabled"))
+	m.Handle("POST /v1/admin/users/{id}/unlock", s.handleAdminAction(auth.AdminUnlock, "unlocked"))
+	m.Handle("POST /v1/admin/users/{id}/revoke-sessions", s.handleAdminAction(auth.AdminRevokeSessions, "sessions_revoked"))
+	m.Handle("DELETE /v1/admin/users/{id}", s.handleAdminAction(auth.AdminDelete, "deleted"))
 	// Keys and discovery.
 	m.Handle("GET /.well-known/jwks.json", s.handleJWKS())
 	m.Handle("GET /.well-known/openid-configuration", s.handleDiscovery())

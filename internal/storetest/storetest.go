@@ -54,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T) auth.Store) {
 		{"Outbox", outboxTests},
 		{"Secret", secretTests},
 		{"Store", storeTests},
+		{"Admin", adminTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -1,0 +1,6 @@
+-- Users with the admin role: they may use /v1/admin/*. A table of its own,
+-- so that no query that reads a user for authentication changes.
+CREATE TABLE admins (
+	user_id    text        PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+	granted_at timestamptz NOT NULL
+);
