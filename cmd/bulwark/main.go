@@ -2,6 +2,7 @@
 //
 //	bulwark serve [--dev] [--setting-name=value …]
 //	bulwark migrate [--dev]
+//	bulwark clients create|list|revoke [--dev] [NAME|ID]
 //	bulwark version
 //
 // Every setting is a BULWARK_* environment variable; a flag of the same name

@@ -23,6 +23,7 @@ import (
 	"github.com/bulwarkauth/bulwark/internal/password"
 	"github.com/bulwarkauth/bulwark/internal/postgres"
 	"github.com/bulwarkauth/bulwark/internal/redis"
+	"github.com/bulwarkauth/bulwark/internal/revfeed"
 	"github.com/bulwarkauth/bulwark/internal/sqlite"
 	"github.com/bulwarkauth/bulwark/internal/token"
 )
@@ -46,6 +47,8 @@ func newLogger(w io.Writer, level slog.Level) *slog.Logger {
 // schema and maintenance operations both backends have.
 type database interface {
 	auth.Store
+	auth.APIClientStore
+	auth.RevocationFeedStore
 	Migrate(ctx context.Context) error
 	Pending(ctx context.Context) ([]string, error)
 	Purge(ctx context.Context, now time.Time) (int64, error)
@@ -200,9 +203,13 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 		return err
 	}
 	worker.Resolve = svc.ResolveMailJob
+	// One revocation-feed hub per instance: one listener on the database,
+	// fanned out to every subscriber.
+	feed := revfeed.New(db, log, revfeed.Options{})
 	api := httpapi.NewServer(svc, log, httpapi.Options{
 		Dev: cfg.Dev, PublicURL: cfg.PublicURL.String(), TrustedProxies: cfg.TrustedProxies,
 		CORSOrigins: cfg.CORSOrigins, JWKS: issuer.JWKS(),
+		Feed: feed, Issuer: cfg.PublicURL.String(), Audience: cfg.TokenAudience,
 		Ready: func(ctx context.Context) []string {
 			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			defer cancel()
@@ -233,8 +240,13 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 		Protocols: protocols(),
 	}
 
+	// Shutdown waits for handlers, and a feed stream never ends by itself:
+	// closing the hub ends every stream as shutdown begins.
+	srv.RegisterOnShutdown(feed.Close)
+
 	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBackground()
+	go feed.Run(bg)
 	go worker.Run(bg)
 	go purge(bg, db, log)
 	go reportDropped(bg, logs, log)
