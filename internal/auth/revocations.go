@@ -54,9 +54,14 @@ type RevocationSnapshot struct {
 	Cursor int64
 	JTIs   []DeniedID
 	SIDs   []DeniedID
-	// Users lists every user whose epoch is set, whose credential version
-	// has moved from its first value (1), or who is disabled. A user not
-	// listed refuses nothing: every token of theirs carries version 1.
+	// Users lists every disabled user, and every user whose epoch, credential
+	// version or disabled flag changed within RevocationRetention before
+	// the snapshot (an event of theirs is still kept, or the epoch is that
+	// recent). A user not listed refuses nothing a resource server could
+	// still be shown: an access token lives at most an hour (the longest
+	// BULWARK_ACCESS_TOKEN_TTL), far less than the retention, so every token
+	// issued before the user's last change has expired, and every later one
+	// carries the current version and an iat at or after the epoch.
 	Users []UserRevocation
 }
 
@@ -71,8 +76,9 @@ type RevocationFeedStore interface {
 	// LatestRevocation returns the newest event id, 0 if there is none.
 	LatestRevocation(ctx context.Context) (int64, error)
 	// RevocationSnapshot reads, in one consistent view, every deny-list
-	// entry for a jti or sid that has not expired at now, every user of
-	// RevocationSnapshot.Users, and the newest event id.
+	// entry for a jti or sid that has not expired at now, the users of
+	// RevocationSnapshot.Users (changed after now minus
+	// RevocationRetention), and the newest event id.
 	RevocationSnapshot(ctx context.Context, now time.Time) (*RevocationSnapshot, error)
 	// WatchRevocations calls wake (which must not block) soon after events
 	// may have been committed, by this process or another, until ctx ends;

@@ -158,9 +158,12 @@ func (db *DB) RevocationSnapshot(ctx context.Context, now time.Time) (*auth.Revo
 		}); err != nil {
 			return err
 		}
+		since := now.Add(-auth.RevocationRetention)
 		rows, err = tx.Query(ctx, `
 			SELECT id, coalesce(floor(extract(epoch FROM tokens_valid_after))::bigint, 0), credential_version, disabled FROM users
-			WHERE disabled OR tokens_valid_after IS NOT NULL OR credential_version > 1 ORDER BY id`)
+			WHERE disabled OR tokens_valid_after > $1
+			   OR id IN (SELECT subject FROM revocation_events WHERE kind = 'user' AND created_at > $1)
+			ORDER BY id`, since)
 		if err != nil {
 			return err
 		}

@@ -59,9 +59,10 @@ type Hub struct {
 	log   *slog.Logger
 	opt   Options
 
-	wake chan struct{}
-	done chan struct{}
-	once sync.Once
+	wake  chan struct{}
+	done  chan struct{}
+	once  sync.Once
+	ready chan struct{} // closed once Run knows the newest event id
 
 	mu   sync.Mutex
 	subs map[*subscriber]struct{}
@@ -100,7 +101,7 @@ func New(store auth.RevocationFeedStore, log *slog.Logger, opt Options) *Hub {
 	}
 	return &Hub{
 		store: store, log: log, opt: opt,
-		wake: make(chan struct{}, 1), done: make(chan struct{}), subs: map[*subscriber]struct{}{},
+		wake: make(chan struct{}, 1), done: make(chan struct{}), ready: make(chan struct{}), subs: map[*subscriber]struct{}{},
 	}
 }
 
@@ -130,6 +131,7 @@ func (h *Hub) Run(ctx context.Context) {
 			h.mu.Lock()
 			h.last = last
 			h.mu.Unlock()
+			close(h.ready)
 			break
 		}
 		h.log.Warn("revocation feed: read latest event", "error", err.Error())
@@ -247,6 +249,15 @@ func ParseCursor(s string) (int64, bool) {
 // caller answers it (auth.ErrUnavailable in the chain: 503).
 func (h *Hub) Stream(w http.ResponseWriter, r *http.Request, cursor string) error {
 	ctx := r.Context()
+	// Until Run has read the newest id, an event committed after this
+	// subscriber's read could be taken for one already handed out.
+	select {
+	case <-h.ready:
+	case <-h.done:
+		return ErrUnavailable
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	s := h.subscribe()
 	if s == nil {
 		return ErrUnavailable

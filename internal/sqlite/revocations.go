@@ -139,9 +139,12 @@ func (db *DB) RevocationSnapshot(ctx context.Context, now time.Time) (*auth.Revo
 		if err := rows.Err(); err != nil {
 			return err
 		}
+		since := now.Add(-auth.RevocationRetention).UnixMicro()
 		urows, err := db.txQuery(ctx, tx, `
 			SELECT id, coalesce(tokens_valid_after, 0) / 1000000, credential_version, disabled FROM users
-			WHERE disabled = 1 OR tokens_valid_after IS NOT NULL OR credential_version > 1 ORDER BY id`)
+			WHERE disabled = 1 OR tokens_valid_after > ?1
+			   OR id IN (SELECT subject FROM revocation_events WHERE kind = 'user' AND created_at > ?1)
+			ORDER BY id`, since)
 		if err != nil {
 			return err
 		}

@@ -203,6 +203,21 @@ func testSnapshot(t *testing.T, s FeedStore) {
 		SIDs:   []auth.DeniedID{{ID: "fam", Exp: t0.Add(2*time.Hour).Unix() + 1}},
 		Users:  []auth.UserRevocation{{UserID: changed.ID, NotBefore: t0.Unix(), CredentialVersion: v}},
 	})
+
+	// Long after: the change is older than the retention (its tokens have
+	// all expired), so the user is no longer listed; a disabled user is
+	// listed whenever.
+	disabled := newUser(t, s)
+	disabled.Disabled = true
+	disabled.ID, disabled.Email = randID(t), randID(t)+"@example.com"
+	noErr(t, "CreateUser disabled", s.CreateUser(ctx(t), disabled))
+	later := time.Now().Add(auth.RevocationRetention + time.Hour)
+	snap, err = s.RevocationSnapshot(ctx(t), later)
+	noErr(t, "RevocationSnapshot later", err)
+	check(t, "snapshot later", snap, &auth.RevocationSnapshot{
+		Cursor: latest(t, s), JTIs: []auth.DeniedID{}, SIDs: []auth.DeniedID{},
+		Users: []auth.UserRevocation{{UserID: disabled.ID, CredentialVersion: 1, Disabled: true}},
+	})
 }
 
 func testPurgeEvents(t *testing.T, s FeedStore) {
