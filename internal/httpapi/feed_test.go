@@ -224,8 +224,8 @@ func TestFeedSnapshot(t *testing.T) {
 	}
 	exp := float64(e.clock.Now().Add(e.cfg.AccessTTL + time.Minute).Unix())
 	want := map[string]any{
-		"jtis": []any{map[string]any{"jti": jti, "exp": exp}},
-		"sids": []any{map[string]any{"sid": sid, "exp": exp}},
+		"jtis":  []any{map[string]any{"jti": jti, "exp": exp}},
+		"sids":  []any{map[string]any{"sid": sid, "exp": exp}},
 		"users": sortedUsers(users),
 	}
 	if got := decodeData(t, ev); !reflect.DeepEqual(got, want) {
