@@ -33,7 +33,7 @@ import (
 
 // Defaults of Options.
 const (
-	DefaultBuffer         = 1024
+	DefaultBuffer         = 256
 	DefaultKeepAlive      = 15 * time.Second
 	DefaultWriteWait      = 10 * time.Second
 	DefaultMaxSubscribers = 10000
@@ -46,7 +46,7 @@ var ErrUnavailable = errors.New("revocation feed unavailable")
 
 // Options tune a Hub; zero fields take the defaults.
 type Options struct {
-	Buffer         int           // events a subscriber may have waiting
+	Buffer         int           // broadcasts a subscriber may have waiting
 	KeepAlive      time.Duration // comment interval on a quiet stream
 	WriteWait      time.Duration // how long one write may block
 	MaxSubscribers int           // streams one instance serves at once
@@ -74,8 +74,10 @@ type frame struct {
 	data []byte // the whole SSE event
 }
 
+// subscriber receives the events of one broadcast as one batch: a burst
+// read in one page takes one place in the buffer.
 type subscriber struct {
-	ch      chan *frame
+	ch      chan []*frame
 	dropped chan struct{} // closed when the hub drops it
 }
 
@@ -185,15 +187,11 @@ func (h *Hub) broadcast(frames []*frame) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for s := range h.subs {
-		for _, f := range frames {
-			select {
-			case s.ch <- f:
-				continue
-			default:
-			}
+		select {
+		case s.ch <- frames:
+		default:
 			close(s.dropped)
 			delete(h.subs, s)
-			break
 		}
 	}
 	h.last = frames[len(frames)-1].id
@@ -217,7 +215,7 @@ func (h *Hub) subscribe() *subscriber {
 	if len(h.subs) >= h.opt.MaxSubscribers {
 		return nil
 	}
-	s := &subscriber{ch: make(chan *frame, h.opt.Buffer), dropped: make(chan struct{})}
+	s := &subscriber{ch: make(chan []*frame, h.opt.Buffer), dropped: make(chan struct{})}
 	h.subs[s] = struct{}{}
 	return s
 }
@@ -353,25 +351,24 @@ func (h *Hub) Stream(w http.ResponseWriter, r *http.Request, cursor string) erro
 			if err := write([]byte(": keepalive\n\n")); err != nil {
 				return nil
 			}
-		case f := <-s.ch:
-			if f.id <= last {
-				continue
-			}
+		case batch := <-s.ch:
 			// Take what else is waiting, so that a burst is one write.
 			var buf bytes.Buffer
-			buf.Write(f.data)
-			last = f.id
-		more:
-			for {
-				select {
-				case f := <-s.ch:
+			for more := true; more; {
+				for _, f := range batch {
 					if f.id > last {
 						buf.Write(f.data)
 						last = f.id
 					}
-				default:
-					break more
 				}
+				select {
+				case batch = <-s.ch:
+				default:
+					more = false
+				}
+			}
+			if buf.Len() == 0 {
+				continue
 			}
 			if err := write(buf.Bytes()); err != nil {
 				return nil
