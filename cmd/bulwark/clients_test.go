@@ -238,4 +238,3 @@ func TestInstances_FeedReachesEveryInstance(t *testing.T) {
 	for range lines { // the stream ends
 	}
 }
-
