@@ -288,8 +288,9 @@ func (h *Hub) Stream(w http.ResponseWriter, r *http.Request, cursor string) erro
 	}
 
 	rc := http.NewResponseController(w)
-	// The request has been read: the server's ReadTimeout must not end the
-	// stream (net/http would cancel the request when it expires).
+	// The request has been read: clear the connection's read deadline
+	// (ReadTimeout), so nothing of it can end the stream later; a dead
+	// client is found by the write deadline of the next keepalive.
 	_ = rc.SetReadDeadline(time.Time{})
 	hdr := w.Header()
 	hdr.Set("Content-Type", "text/event-stream")
