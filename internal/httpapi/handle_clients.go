@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -94,7 +95,12 @@ func (s *Server) handleIntrospect() http.Handler {
 // cannot set headers.
 func (s *Server) handleRevocationFeed() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := s.clientAuth(w, r); !ok {
+		// The middleware leaves this route without a deadline (it streams);
+		// authentication gets the usual one.
+		actx, cancel := context.WithTimeout(r.Context(), s.opt.RequestTimeout)
+		_, ok := s.clientAuth(w, r.WithContext(actx))
+		cancel()
+		if !ok {
 			return
 		}
 		if s.opt.Feed == nil {
@@ -106,6 +112,9 @@ func (s *Server) handleRevocationFeed() http.Handler {
 			cursor = r.URL.Query().Get("cursor")
 		}
 		if err := s.opt.Feed.Stream(w, r, cursor); err != nil {
+			if r.Context().Err() != nil {
+				return // the client went away
+			}
 			if errors.Is(err, revfeed.ErrUnavailable) {
 				s.writeError(w, r, &auth.Error{Code: auth.CodeUnavailable, Message: "The revocation feed is not available.", RetryAfter: 2 * time.Second})
 				return

@@ -247,14 +247,17 @@ func ParseCursor(s string) (int64, bool) {
 // caller answers it (auth.ErrUnavailable in the chain: 503).
 func (h *Hub) Stream(w http.ResponseWriter, r *http.Request, cursor string) error {
 	ctx := r.Context()
+	// The reads before the stream starts are bounded like a request's.
+	setup, cancelSetup := context.WithTimeout(ctx, h.opt.WriteWait)
+	defer cancelSetup()
 	// Until Run has read the newest id, an event committed after this
 	// subscriber's read could be taken for one already handed out.
 	select {
 	case <-h.ready:
 	case <-h.done:
 		return ErrUnavailable
-	case <-ctx.Done():
-		return ctx.Err()
+	case <-setup.Done():
+		return ErrUnavailable
 	}
 	s := h.subscribe()
 	if s == nil {
@@ -272,14 +275,14 @@ func (h *Hub) Stream(w http.ResponseWriter, r *http.Request, cursor string) erro
 	replayable := false
 	if ok {
 		var err error
-		if evs, replayable, err = h.store.RevocationsAfter(ctx, c, pageSize); err != nil {
+		if evs, replayable, err = h.store.RevocationsAfter(setup, c, pageSize); err != nil {
 			return err
 		}
 	}
 	if replayable {
 		last = c
 	} else {
-		snap, err := h.store.RevocationSnapshot(ctx, h.opt.Now())
+		snap, err := h.store.RevocationSnapshot(setup, h.opt.Now())
 		if err != nil {
 			return err
 		}
@@ -326,7 +329,10 @@ func (h *Hub) Stream(w http.ResponseWriter, r *http.Request, cursor string) erro
 			break
 		}
 		var err error
-		if evs, _, err = h.store.RevocationsAfter(ctx, last, pageSize); err != nil {
+		pctx, cancel := context.WithTimeout(ctx, h.opt.WriteWait)
+		evs, _, err = h.store.RevocationsAfter(pctx, last, pageSize)
+		cancel()
+		if err != nil {
 			return nil // the client reconnects with its cursor
 		}
 	}
