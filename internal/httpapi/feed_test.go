@@ -474,8 +474,8 @@ func TestFeedThousandSubscribers(t *testing.T) {
 	for range n {
 		select {
 		case <-ready:
-		case <-time.After(30 * time.Second):
-			t.Fatal("subscribers did not all connect within 30 s")
+		case <-time.After(3 * time.Minute): // generous: -race on a loaded machine
+			t.Fatal("subscribers did not all connect within 3 min")
 		}
 	}
 	if hub.Subscribers() != n {
@@ -489,8 +489,8 @@ func TestFeedThousandSubscribers(t *testing.T) {
 		select {
 		case at := <-arrivals:
 			lat = append(lat, at.Sub(start))
-		case <-time.After(10 * time.Second):
-			t.Fatalf("only %d of %d subscribers got the event within 10 s", len(lat), n)
+		case <-time.After(time.Minute):
+			t.Fatalf("only %d of %d subscribers got the event within a minute", len(lat), n)
 		}
 	}
 	slices.Sort(lat)
