@@ -90,6 +90,11 @@ func TestIntrospection(t *testing.T) {
 		t.Errorf("sid %q", sid)
 	}
 	expectStatus(t, e.me(nil, tk.access), 200)
+	// A JSON body is the same question.
+	rj := e.do(req{method: "POST", path: "/v1/token/introspect", body: map[string]string{"token": tk.access}, headers: map[string]string{"Authorization": authz}})
+	if rj.Status != 200 || !reflect.DeepEqual(rj.JSON, want) {
+		t.Errorf("JSON body: %d %s", rj.Status, rj.Body)
+	}
 
 	// Revoked by RFC 7009 (jti on the deny list).
 	expectStatus(t, e.post("/v1/token/revoke", map[string]string{"token": tk.access}), 200)
