@@ -3,6 +3,7 @@ package revfeed_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -158,5 +159,48 @@ func TestParseCursor(t *testing.T) {
 		if _, ok := revfeed.ParseCursor(in); ok != want {
 			t.Errorf("ParseCursor(%q) ok = %v, want %v", in, ok, want)
 		}
+	}
+}
+
+// failingStore fails every read after the hub has started.
+type failingStore struct{ memStore }
+
+var errDown = errors.New("database down")
+
+func (f *failingStore) RevocationSnapshot(context.Context, time.Time) (*auth.RevocationSnapshot, error) {
+	return nil, errDown
+}
+
+// TestStreamRefusals: past MaxSubscribers, after Close, and when the store
+// cannot answer, Stream returns an error and writes nothing, so the caller
+// can answer 503.
+func TestStreamRefusals(t *testing.T) {
+	store := &memStore{}
+	hub := revfeed.New(store, nil, revfeed.Options{MaxSubscribers: 1})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go hub.Run(ctx)
+	req := httptest.NewRequest("GET", "/v1/token/revocations", nil).WithContext(ctx)
+	first := &writer{hdr: http.Header{}}
+	go func() { _ = hub.Stream(first, req, "") }()
+	waitUntil(t, "one subscriber", func() bool { return hub.Subscribers() == 1 })
+	second := &writer{hdr: http.Header{}}
+	if err := hub.Stream(second, req, ""); !errors.Is(err, revfeed.ErrUnavailable) || second.count("event") != 0 || len(second.hdr) != 0 {
+		t.Errorf("past MaxSubscribers: %v, wrote %q", err, second.buf.String())
+	}
+	hub.Close()
+	waitUntil(t, "closed", func() bool { return hub.Subscribers() == 0 })
+	if err := hub.Stream(second, req, ""); !errors.Is(err, revfeed.ErrUnavailable) {
+		t.Errorf("after Close: %v", err)
+	}
+
+	down := revfeed.New(&failingStore{}, nil, revfeed.Options{})
+	go down.Run(ctx)
+	w := &writer{hdr: http.Header{}}
+	if err := down.Stream(w, req, ""); !errors.Is(err, errDown) || w.count("event") != 0 || len(w.hdr) != 0 {
+		t.Errorf("store down: %v, wrote %q %v", err, w.buf.String(), w.hdr)
+	}
+	if down.Subscribers() != 0 {
+		t.Error("a refused stream stayed subscribed")
 	}
 }
