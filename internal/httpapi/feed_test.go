@@ -376,10 +376,11 @@ func TestFeedClientAuth(t *testing.T) {
 }
 
 // TestFeedOutlivesServerTimeouts: the stream is not cut by the server's
-// ReadTimeout or WriteTimeout, it carries keepalive comments, and closing
-// the hub (graceful shutdown) ends it.
+// ReadTimeout or WriteTimeout, nor by the handler deadline every other
+// route has, it carries keepalive comments, and closing the hub (graceful
+// shutdown) ends it.
 func TestFeedOutlivesServerTimeouts(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t, withOptions(func(o *httpapi.Options) { o.RequestTimeout = 300 * time.Millisecond }))
 	_, authz := apiClient(t, e, "rs")
 	base, hub := feedServer(t, e, revfeed.Options{KeepAlive: 200 * time.Millisecond}, func(s *http.Server) {
 		s.ReadTimeout, s.WriteTimeout = 500*time.Millisecond, 500*time.Millisecond
