@@ -3,6 +3,7 @@
 //	bulwark serve [--dev] [--setting-name=value …]
 //	bulwark migrate [--dev]
 //	bulwark keys list|rotate [--force]|retire KID [--dev]
+//	bulwark clients create|list|revoke [--dev] [NAME|ID]
 //	bulwark version
 //
 // Every setting is a BULWARK_* environment variable; a flag of the same name

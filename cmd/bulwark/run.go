@@ -21,7 +21,7 @@ var version = ""
 // start a real server in-process with their own arguments and environment.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) < 2 {
-		return errors.New("usage: bulwark serve|migrate|keys|bench|version [--dev] [--setting=value …]")
+		return errors.New("usage: bulwark serve|migrate|keys|clients|bench|version [--dev] [--setting=value …]")
 	}
 	cmd, rest := args[1], args[2:]
 	switch cmd {
@@ -30,6 +30,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return nil
 	case "bench":
 		return bench(ctx, rest, getenv, stdout, stderr)
+	case "clients":
+		return clients(ctx, rest, getenv, stdout)
 	case "hash-worker":
 		// Internal: the child process serve starts to compute password
 		// hashes (BULWARK_HASH_WORKER=process); it speaks on its standard
@@ -52,7 +54,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return keysCommand(ctx, rest, getenv, stdout)
 	case "serve":
 	default:
-		return fmt.Errorf("unknown command %q: usage: bulwark serve|migrate|keys|bench|version", cmd)
+		return fmt.Errorf("unknown command %q: usage: bulwark serve|migrate|keys|clients|bench|version", cmd)
 	}
 	dev, flags, err := parseFlags(rest)
 	if err != nil {

@@ -24,6 +24,7 @@ import (
 	"github.com/bulwarkauth/bulwark/internal/password"
 	"github.com/bulwarkauth/bulwark/internal/postgres"
 	"github.com/bulwarkauth/bulwark/internal/redis"
+	"github.com/bulwarkauth/bulwark/internal/revfeed"
 	"github.com/bulwarkauth/bulwark/internal/sqlite"
 )
 
@@ -46,6 +47,8 @@ func newLogger(w io.Writer, level slog.Level) *slog.Logger {
 // schema and maintenance operations both backends have.
 type database interface {
 	auth.Store
+	auth.APIClientStore
+	auth.RevocationFeedStore
 	Migrate(ctx context.Context) error
 	Pending(ctx context.Context) ([]string, error)
 	Purge(ctx context.Context, now time.Time) (int64, error)
@@ -203,9 +206,13 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 		}
 		return append(failing, ready(ctx)...)
 	}
+	// One revocation-feed hub per instance: one listener on the database,
+	// fanned out to every subscriber.
+	feed := revfeed.New(db, log, revfeed.Options{})
 	api := httpapi.NewServer(svc, log, httpapi.Options{
 		Dev: cfg.Dev, PublicURL: cfg.PublicURL.String(), TrustedProxies: cfg.TrustedProxies,
 		CORSOrigins: cfg.CORSOrigins, Keys: issuer, Ready: readiness, Metrics: met,
+		Feed: feed, Issuer: cfg.PublicURL.String(), Audience: cfg.TokenAudience,
 	})
 	var admin *http.Server
 	var adminLn net.Listener
@@ -244,8 +251,13 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 		Protocols: protocols(),
 	}
 
+	// Shutdown waits for handlers, and a feed stream never ends by itself:
+	// closing the hub ends every stream as shutdown begins.
+	srv.RegisterOnShutdown(feed.Close)
+
 	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBackground()
+	go feed.Run(bg)
 	go worker.Run(bg)
 	go purge(bg, db, log)
 	go reportDropped(bg, logs, log)

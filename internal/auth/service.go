@@ -261,7 +261,7 @@ func (s *Service) audit(ctx context.Context, cl Client, ev Event) {
 	}
 	level := slog.LevelInfo
 	switch ev.Name {
-	case EventLoginFailed, EventRateLimited, EventAccountLocked, EventRefreshTokenReused, EventRefreshTokenReplayed:
+	case EventLoginFailed, EventRateLimited, EventAccountLocked, EventRefreshTokenReused, EventRefreshTokenReplayed, EventClientAuthFailed:
 		level = slog.LevelWarn
 	}
 	s.log.LogAttrs(ctx, level, "audit", attrs...)

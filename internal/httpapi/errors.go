@@ -109,7 +109,8 @@ func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, status int
 	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
 		h.Set("Retry-After", retryAfter(e.RetryAfter))
 	}
-	if status == http.StatusUnauthorized && e.Code == auth.CodeUnauthenticated {
+	if status == http.StatusUnauthorized && e.Code == auth.CodeUnauthenticated && h.Get("WWW-Authenticate") == "" {
+		// A route that takes client credentials has set its Basic challenge.
 		h.Set("WWW-Authenticate", `Bearer realm="bulwark"`)
 	}
 	h.Set("Content-Type", "application/problem+json")

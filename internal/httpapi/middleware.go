@@ -33,7 +33,12 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		ctx = context.WithValue(ctx, keyClient, auth.Client{
 			IP: ip.String(), IPKey: ipKey(ip), UserAgent: r.UserAgent(), RequestID: id,
 		})
-		ctx, cancel := context.WithTimeout(ctx, s.opt.RequestTimeout)
+		cancel := context.CancelFunc(func() {})
+		if r.URL.Path != feedPath {
+			// The feed streams until its client goes, the server shuts
+			// down or a write stalls (revfeed.Hub.Stream).
+			ctx, cancel = context.WithTimeout(ctx, s.opt.RequestTimeout)
+		}
 		defer cancel()
 		r = r.WithContext(ctx)
 		rw := &responseWriter{ResponseWriter: w, s: s, r: r}

@@ -19,6 +19,9 @@ func (s *Server) routes() {
 	m.Handle("POST /v1/token", s.handleToken())
 	m.Handle("POST /v1/token/revoke", s.handleRevoke())
 	m.Handle("POST /v1/logout", s.authenticated(s.handleLogout()))
+	// Resource servers (API clients, HTTP Basic).
+	m.Handle("POST /v1/token/introspect", s.handleIntrospect())
+	m.Handle("GET /v1/token/revocations", s.handleRevocationFeed()) // feedPath
 	// Sessions.
 	m.Handle("GET /v1/sessions", s.authenticated(s.handleSessionsList()))
 	m.Handle("DELETE /v1/sessions/{id}", s.authenticated(s.handleSessionRevoke()))

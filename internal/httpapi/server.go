@@ -13,6 +13,7 @@ import (
 
 	"github.com/bulwarkauth/bulwark/internal/auth"
 	"github.com/bulwarkauth/bulwark/internal/metrics"
+	"github.com/bulwarkauth/bulwark/internal/revfeed"
 )
 
 // Options configure the HTTP layer.
@@ -28,10 +29,16 @@ type Options struct {
 	Keys SigningKeys
 	// Ready reports which dependencies fail; empty means ready.
 	Ready func(ctx context.Context) []string
-	// RequestTimeout bounds each handler's context (default 10s).
+	// RequestTimeout bounds each handler's context (default 10s), except
+	// the revocation feed's, which streams until the client goes.
 	RequestTimeout time.Duration
 	// Metrics counts requests by route and status; nil counts nothing.
 	Metrics *metrics.Metrics
+	// Feed serves GET /v1/token/revocations; nil answers it 503.
+	Feed *revfeed.Hub
+	// Issuer and Audience are the iss and aud of access tokens, as
+	// introspection reports them (default PublicURL).
+	Issuer, Audience string
 }
 
 // Server is the HTTP API.
@@ -55,6 +62,12 @@ func NewServer(svc *auth.Service, logger *slog.Logger, opt Options) *Server {
 	}
 	if opt.RequestTimeout == 0 {
 		opt.RequestTimeout = 10 * time.Second
+	}
+	if opt.Issuer == "" {
+		opt.Issuer = opt.PublicURL
+	}
+	if opt.Audience == "" {
+		opt.Audience = opt.PublicURL
 	}
 	if opt.Ready == nil {
 		opt.Ready = func(context.Context) []string { return nil }

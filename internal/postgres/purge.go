@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/bulwarkauth/bulwark/internal/auth"
 )
 
 // Purge deletes, in one transaction, the rows that can no longer matter at
@@ -17,7 +19,9 @@ import (
 //     DELETE CASCADE, not counted) every refresh token of those families: a
 //     token of a dead family is refused whether or not its row exists;
 //   - login-failure rows whose window and lock ended at or before now
-//     (their failures no longer count: the next one starts from zero).
+//     (their failures no longer count: the next one starts from zero);
+//   - revocation-feed events older than auth.RevocationRetention, but
+//     never the newest (revocations.go).
 //
 // It never deletes users, live sessions or families, the tokens of live
 // families (used ones are kept for reuse detection), failure counts whose
@@ -40,6 +44,11 @@ func (db *DB) Purge(ctx context.Context, now time.Time) (int64, error) {
 			}
 			total += tag.RowsAffected()
 		}
+		tag, err := tx.Exec(ctx, purgeRevocations, now, auth.RevocationRetention.Seconds())
+		if err != nil {
+			return err
+		}
+		total += tag.RowsAffected()
 		return nil
 	})
 	if err != nil {

@@ -16,7 +16,9 @@ import (
 //     DELETE CASCADE) every refresh token of those families: a token of a
 //     dead family is refused whether or not its row exists;
 //   - login-failure rows whose window and lock ended at or before now
-//     (their failures no longer count: the next one starts from zero).
+//     (their failures no longer count: the next one starts from zero);
+//   - revocation-feed events older than auth.RevocationRetention, but
+//     never the newest (revocations.go).
 //
 // It never deletes users, live sessions or families, the tokens of live
 // families (used ones are kept for reuse detection), failure counts below the
@@ -31,6 +33,10 @@ func (db *DB) Purge(ctx context.Context, now time.Time) (int64, error) {
 		}
 		total += n
 		if n, err = db.purgeDenied(ctx, tx, now); err != nil {
+			return err
+		}
+		total += n
+		if n, err = db.purgeRevocations(ctx, tx, now); err != nil {
 			return err
 		}
 		total += n

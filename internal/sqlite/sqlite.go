@@ -85,6 +85,7 @@ type DB struct {
 	writing        atomic.Pointer[sql.Tx] // the write transaction in progress
 	sealer         auth.Sealer            // nil: secrets at rest in plain text
 	cache          readCache
+	revWatch       watcherSet // wakes of WatchRevocations (revocations.go)
 }
 
 var _ auth.Store = (*DB)(nil)
@@ -276,7 +277,13 @@ func (db *DB) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if err := fn(tx); err != nil {
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	// Wake the revocation feed (revocations.go): this transaction may
+	// have written an event.
+	db.notifyWrite()
+	return nil
 }
 
 // readTx runs fn in a read transaction on the read pool: every query in it

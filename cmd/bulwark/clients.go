@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/bulwarkauth/bulwark/internal/auth"
+)
+
+const clientsUsage = "usage: bulwark clients create [--dev] [--setting=value …] NAME | list [--dev] | revoke [--dev] ID"
+
+// clients manages the API clients of resource servers (introspection and
+// the revocation feed). It reads the same settings as serve (environment,
+// then flags; --dev selects the dev database) and opens the database the
+// same way, applying pending migrations only when BULWARK_AUTO_MIGRATE
+// says serve would.
+//
+//	bulwark clients create NAME  prints {"client_id","client_secret","name"} once
+//	bulwark clients list         prints one JSON line per client, never a secret
+//	bulwark clients revoke ID    revokes the client at once
+func clients(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return errors.New(clientsUsage)
+	}
+	action := args[0]
+	flagArgs, positional := splitArgs(args[1:])
+	want := map[string]int{"create": 1, "list": 0, "revoke": 1}
+	n, ok := want[action]
+	if !ok {
+		return fmt.Errorf("unknown clients command %q: %s", action, clientsUsage)
+	}
+	if len(positional) != n {
+		return errors.New(clientsUsage)
+	}
+	dev, flags, err := parseFlags(flagArgs)
+	if err != nil {
+		return err
+	}
+	cfg, err := LoadConfig(getenv, flags, dev)
+	if err != nil {
+		return fmt.Errorf("configuration refused: %w", err)
+	}
+	db, err := openStore(ctx, cfg, cfg.AutoMigrate, nil)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if pending, err := db.Pending(ctx); err != nil {
+		return err
+	} else if len(pending) > 0 {
+		return fmt.Errorf("database has %d pending migrations (%s): run `bulwark migrate` first", len(pending), strings.Join(pending, ", "))
+	}
+	enc := json.NewEncoder(stdout)
+	switch action {
+	case "create":
+		c, secret, err := auth.NewAPIClient(rand.Reader, positional[0], time.Now())
+		if err != nil {
+			return err
+		}
+		if err := db.CreateAPIClient(ctx, c); err != nil {
+			return err
+		}
+		// The only time the secret is shown: the database keeps its hash.
+		return enc.Encode(struct {
+			ClientID     string `json:"client_id"`
+			ClientSecret string `json:"client_secret"`
+			Name         string `json:"name"`
+		}{c.ID, secret.Reveal(), c.Name})
+	case "list":
+		list, err := db.ListAPIClients(ctx)
+		if err != nil {
+			return err
+		}
+		for _, c := range list {
+			line := struct {
+				ClientID  string `json:"client_id"`
+				Name      string `json:"name"`
+				CreatedAt string `json:"created_at"`
+				RevokedAt string `json:"revoked_at,omitempty"`
+			}{ClientID: c.ID, Name: c.Name, CreatedAt: c.CreatedAt.UTC().Format(time.RFC3339)}
+			if c.Revoked() {
+				line.RevokedAt = c.RevokedAt.UTC().Format(time.RFC3339)
+			}
+			if err := enc.Encode(line); err != nil {
+				return err
+			}
+		}
+		return nil
+	default: // revoke
+		if err := db.RevokeAPIClient(ctx, positional[0], time.Now()); err != nil {
+			if errors.Is(err, auth.ErrNotFound) {
+				return fmt.Errorf("no active client %q", positional[0])
+			}
+			return err
+		}
+		return enc.Encode(struct {
+			ClientID string `json:"client_id"`
+			Revoked  bool   `json:"revoked"`
+		}{positional[0], true})
+	}
+}
+
+// splitArgs separates flags (--dev, --name=value, --name value) from the
+// positional arguments, wherever they stand.
+func splitArgs(args []string) (flags, positional []string) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return flags, append(positional, args[i+1:]...)
+		}
+		if !strings.HasPrefix(a, "-") {
+			positional = append(positional, a)
+			continue
+		}
+		flags = append(flags, a)
+		name := strings.TrimLeft(a, "-")
+		if name != "dev" && !strings.Contains(name, "=") && i+1 < len(args) {
+			i++
+			flags = append(flags, args[i])
+		}
+	}
+	return flags, positional
+}
