@@ -25,11 +25,16 @@ const clientsUsage = "usage: bulwark clients create [--dev] [--setting=value …
 //	bulwark clients list         prints one JSON line per client, never a secret
 //	bulwark clients revoke ID    revokes the client at once
 func clients(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	if len(args) == 0 {
+	// Client secrets are stored hashed, not sealed: the database is all
+	// this needs (see command.go for the shared settings).
+	cmd, err := loadCommand("clients", args, getenv, stdout, usesDatabase)
+	if err != nil {
+		return err
+	}
+	if len(cmd.args) == 0 {
 		return errors.New(clientsUsage)
 	}
-	action := args[0]
-	flagArgs, positional := splitArgs(args[1:])
+	action, positional := cmd.args[0], cmd.args[1:]
 	want := map[string]int{"create": 1, "list": 0, "revoke": 1}
 	n, ok := want[action]
 	if !ok {
@@ -38,14 +43,7 @@ func clients(ctx context.Context, args []string, getenv func(string) string, std
 	if len(positional) != n {
 		return errors.New(clientsUsage)
 	}
-	dev, flags, err := parseFlags(flagArgs)
-	if err != nil {
-		return err
-	}
-	cfg, err := LoadConfig(getenv, flags, dev)
-	if err != nil {
-		return fmt.Errorf("configuration refused: %w", err)
-	}
+	cfg := cmd.cfg
 	db, err := openStore(ctx, cfg, cfg.AutoMigrate, nil)
 	if err != nil {
 		return err
@@ -104,26 +102,4 @@ func clients(ctx context.Context, args []string, getenv func(string) string, std
 			Revoked  bool   `json:"revoked"`
 		}{positional[0], true})
 	}
-}
-
-// splitArgs separates flags (--dev, --name=value, --name value) from the
-// positional arguments, wherever they stand.
-func splitArgs(args []string) (flags, positional []string) {
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			return flags, append(positional, args[i+1:]...)
-		}
-		if !strings.HasPrefix(a, "-") {
-			positional = append(positional, a)
-			continue
-		}
-		flags = append(flags, a)
-		name := strings.TrimLeft(a, "-")
-		if name != "dev" && !strings.Contains(name, "=") && i+1 < len(args) {
-			i++
-			flags = append(flags, args[i])
-		}
-	}
-	return flags, positional
 }

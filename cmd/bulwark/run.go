@@ -21,7 +21,7 @@ var version = ""
 // start a real server in-process with their own arguments and environment.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) < 2 {
-		return errors.New("usage: bulwark serve|migrate|keys|clients|bench|version [--dev] [--setting=value …]")
+		return errors.New("usage: bulwark serve|migrate|keys|clients|users|bench|version [--dev] [--setting=value …]")
 	}
 	cmd, rest := args[1], args[2:]
 	switch cmd {
@@ -52,9 +52,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return migrate(ctx, c.cfg, stdout)
 	case "keys":
 		return keysCommand(ctx, rest, getenv, stdout)
+	case "users":
+		return usersCommand(ctx, rest, getenv, stdout)
 	case "serve":
 	default:
-		return fmt.Errorf("unknown command %q: usage: bulwark serve|migrate|keys|clients|bench|version", cmd)
+		return fmt.Errorf("unknown command %q: usage: bulwark serve|migrate|keys|clients|users|bench|version", cmd)
 	}
 	dev, flags, err := parseFlags(rest)
 	if err != nil {

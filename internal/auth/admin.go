@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"log/slog"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -40,24 +41,49 @@ type UserDetail struct {
 // audit event naming the actor and the target (OWASP ASVS 5.0 16.3.2).
 // Callers over HTTP check the role first (RequireAdmin).
 type Admin struct {
-	s     *Service
-	store AdminStore
+	users interface {
+		Store
+		AdminStore
+	}
+	now       func() time.Time
+	canon     func(string) (string, bool)
+	auditFunc func(context.Context, Client, Event)
 }
 
 // Admin returns the admin view, or an error if the store has no admin
 // operations.
 func (s *Service) Admin() (*Admin, error) {
-	as, ok := s.store.(AdminStore)
+	a, err := NewAdmin(s.store, s.canonEmail, s.now, nil)
+	if err != nil {
+		return nil, err
+	}
+	a.auditFunc = s.audit
+	return a, nil
+}
+
+// NewAdmin returns the admin view of store without a Service, for the
+// command line: canon is the canonical form of an address
+// (internal/email.Canonical), now the clock, and audit events are written
+// to log.
+func NewAdmin(store Store, canon func(string) (string, bool), now func() time.Time, log *slog.Logger) (*Admin, error) {
+	as, ok := store.(interface {
+		Store
+		AdminStore
+	})
 	if !ok {
 		return nil, errors.New("this store has no admin operations")
 	}
-	return &Admin{s: s, store: as}, nil
+	a := &Admin{users: as, now: now, canon: canon}
+	if log != nil {
+		a.auditFunc = (&Service{log: log, observer: noObserver{}}).audit
+	}
+	return a, nil
 }
 
 // RequireAdmin refuses, with 403 forbidden, a signed-in user who is not an
 // admin (OWASP ASVS 5.0 8.2.1: function-level access control on the server).
 func (a *Admin) RequireAdmin(ctx context.Context, cur *Current) error {
-	ok, err := a.store.IsAdmin(ctx, cur.UserID)
+	ok, err := a.users.IsAdmin(ctx, cur.UserID)
 	if err != nil {
 		return storeErr("check admin", err)
 	}
@@ -90,7 +116,7 @@ func (a *Admin) ListUsers(ctx context.Context, query, cursor string, limit int) 
 	}
 	prefix := strings.ToLower(norm.NFC.String(strings.TrimSpace(query)))
 	// One more than asked tells whether another page follows.
-	users, err = a.store.ListUsers(ctx, prefix, after, limit+1)
+	users, err = a.users.ListUsers(ctx, prefix, after, limit+1)
 	if err != nil {
 		return nil, "", storeErr("list users", err)
 	}
@@ -107,16 +133,16 @@ func (a *Admin) User(ctx context.Context, id string) (*UserDetail, error) {
 	if err != nil {
 		return nil, err
 	}
-	admin, err := a.store.IsAdmin(ctx, u.ID)
+	admin, err := a.users.IsAdmin(ctx, u.ID)
 	if err != nil {
 		return nil, storeErr("get user", err)
 	}
-	now := a.s.now().UTC()
-	sessions, err := a.s.store.ListSessions(ctx, u.ID, now)
+	now := a.now().UTC()
+	sessions, err := a.users.ListSessions(ctx, u.ID, now)
 	if err != nil {
 		return nil, storeErr("get user", err)
 	}
-	lock, err := a.s.store.LoginLockout(ctx, u.Email)
+	lock, err := a.users.LoginLockout(ctx, u.Email)
 	if err != nil {
 		return nil, storeErr("get user", err)
 	}
@@ -131,7 +157,7 @@ func (a *Admin) User(ctx context.Context, id string) (*UserDetail, error) {
 }
 
 func (a *Admin) user(ctx context.Context, id string) (*User, error) {
-	u, err := a.s.store.UserByID(ctx, id)
+	u, err := a.users.UserByID(ctx, id)
 	if errors.Is(err, ErrNotFound) {
 		return nil, &Error{Code: CodeNotFound, Message: "No such user."}
 	}
@@ -154,22 +180,22 @@ func (a *Admin) Act(ctx context.Context, cl Client, actor, id, action string) er
 	if actor == u.ID && (action == AdminDisable || action == AdminDelete || action == AdminRevoke) {
 		return &Error{Code: CodeInvalidRequest, Message: "An admin cannot disable, delete or demote their own account."}
 	}
-	now := a.s.now().UTC()
+	now := a.now().UTC()
 	switch action {
 	case AdminDisable:
-		_, err = a.store.SetDisabled(ctx, u.ID, true, now)
+		_, err = a.users.SetDisabled(ctx, u.ID, true, now)
 	case AdminEnable:
-		_, err = a.store.SetDisabled(ctx, u.ID, false, now)
+		_, err = a.users.SetDisabled(ctx, u.ID, false, now)
 	case AdminUnlock:
-		err = a.s.store.ClearLoginFailures(ctx, u.Email)
+		err = a.users.ClearLoginFailures(ctx, u.Email)
 	case AdminRevokeSessions:
-		_, err = a.store.RevokeAll(ctx, u.ID, now)
+		_, err = a.users.RevokeAll(ctx, u.ID, now)
 	case AdminDelete:
-		err = a.store.DeleteUser(ctx, u.ID)
+		err = a.users.DeleteUser(ctx, u.ID)
 	case AdminGrant:
-		err = a.store.SetAdmin(ctx, u.ID, true, now)
+		err = a.users.SetAdmin(ctx, u.ID, true, now)
 	case AdminRevoke:
-		err = a.store.SetAdmin(ctx, u.ID, false, now)
+		err = a.users.SetAdmin(ctx, u.ID, false, now)
 	default:
 		return &Error{Code: CodeNotFound, Message: "No such action."}
 	}
@@ -179,17 +205,17 @@ func (a *Admin) Act(ctx context.Context, cl Client, actor, id, action string) er
 	if err != nil {
 		return storeErr("admin "+action, err)
 	}
-	a.s.audit(ctx, cl, Event{Name: EventAdminAction, UserID: actor, Action: action, TargetID: u.ID, Email: u.Email})
+	a.auditFunc(ctx, cl, Event{Name: EventAdminAction, UserID: actor, Action: action, TargetID: u.ID, Email: u.Email})
 	return nil
 }
 
 // UserByEmail finds a user for the CLI, which names users by address.
 func (a *Admin) UserByEmail(ctx context.Context, email string) (*User, error) {
-	canon, ok := a.s.canonEmail(email)
+	canon, ok := a.canon(email)
 	if !ok {
 		return nil, invalidField("email", "must be a valid email address")
 	}
-	u, err := a.s.store.UserByEmail(ctx, canon)
+	u, err := a.users.UserByEmail(ctx, canon)
 	if errors.Is(err, ErrNotFound) {
 		return nil, &Error{Code: CodeNotFound, Message: "No such user."}
 	}

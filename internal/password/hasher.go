@@ -321,7 +321,20 @@ type verifier interface {
 	class() string // algorithm and parameters: what a verification costs
 }
 
-func (h *Hasher) parse(encoded string) (verifier, error) {
+func (h *Hasher) parse(encoded string) (verifier, error) { return parseEncoded(encoded) }
+
+// CheckEncoded reports whether encoded is a stored hash Verify accepts:
+// argon2id in PHC form, or bcrypt ($2a$, $2b$, $2y$, and Bulwark's
+// pre-hashed form), with parameters within the bounds Verify enforces, so
+// that an imported hash can never make a login costlier than those bounds.
+// A hash of another algorithm than the configured one is upgraded at the
+// user's first successful login.
+func CheckEncoded(encoded string) error {
+	_, err := parseEncoded(encoded)
+	return err
+}
+
+func parseEncoded(encoded string) (verifier, error) {
 	switch {
 	case strings.HasPrefix(encoded, argon2Prefix):
 		return parseArgon2(encoded)
