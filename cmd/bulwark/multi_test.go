@@ -296,3 +296,40 @@ func TestMigrateOnPostgresFromSeveralInstances(t *testing.T) {
 	in.expect(in.call("GET", "/readyz", nil), 200)
 	signupOn(t, in, "migrated@example.com")
 }
+
+// TestInstances_AdminDisableIsImmediateEverywhere: an admin disables a user
+// through A; on B the user's cookie session, access token and refresh
+// token are refused at once, and so is a new login.
+func TestInstances_AdminDisableIsImmediateEverywhere(t *testing.T) {
+	env := deployment(t, false, nil)
+	a, b := startPair(t, env)
+	signupOn(t, a, "boss@example.com")
+	signupOn(t, a, "gone@example.com")
+	if _, err := cli(t, env, "users", "grant-admin", "boss@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	token := func(in *instance, email string) (string, string) {
+		r := in.expect(in.call("POST", "/v1/token", map[string]string{"grant_type": "password", "email": email, "password": strongPW}), 200)
+		return r.body["access_token"].(string), r.body["refresh_token"].(string)
+	}
+	adminTok, _ := token(a, "boss@example.com")
+	access, refresh := token(b, "gone@example.com")
+	cookie := sessionCookie(t, b.expect(b.call("POST", "/v1/session", loginBody("gone@example.com", strongPW)), 200).header)
+	b.client.Jar = nil // the cookie is sent by hand below, bearer requests carry none
+	b.expect(b.call("GET", "/v1/me", nil, "Cookie", cookie), 200)
+
+	id := ""
+	r := a.expect(a.call("GET", "/v1/admin/users?query=gone", nil, "Authorization", "Bearer "+adminTok), 200)
+	for _, u := range r.body["users"].([]any) {
+		id = u.(map[string]any)["id"].(string)
+	}
+	start := time.Now()
+	a.expect(a.call("POST", "/v1/admin/users/"+id+"/disable", nil, "Authorization", "Bearer "+adminTok), 200)
+	b.expect(b.call("GET", "/v1/me", nil, "Cookie", cookie), 401)
+	b.expect(b.call("GET", "/v1/me", nil, "Authorization", "Bearer "+access), 401)
+	b.expect(b.call("POST", "/v1/token", map[string]string{"grant_type": "refresh_token", "refresh_token": refresh}), 401)
+	b.expect(b.call("POST", "/v1/session", loginBody("gone@example.com", strongPW)), 401)
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("disabling and checking took %v", d)
+	}
+}
