@@ -119,7 +119,7 @@ func parseBenchArgs(args []string) (benchOptions, map[string]string, error) {
 		a := args[i]
 		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
 		if !strings.HasPrefix(a, "-") {
-			return o, nil, fmt.Errorf("unexpected argument %q\n%s", a, benchUsage)
+			return o, nil, usagef("bench: unexpected argument %q", a)
 		}
 		switch name {
 		case "json", "allow-remote":
@@ -139,7 +139,7 @@ func parseBenchArgs(args []string) (benchOptions, map[string]string, error) {
 		case "scenario", "scenarios", "concurrency", "hash-concurrency", "storm-clients", "rate",
 			"duration", "requests", "max-total", "users", "target", "scale-users", "scale-sample", "scale-database-url":
 		case "help", "h":
-			return o, nil, errors.New(benchUsage)
+			return o, nil, usagef("bench: see bulwark help bench")
 		default:
 			rest = append(rest, a)
 			if !hasValue && name != "dev" && i+1 < len(args) {

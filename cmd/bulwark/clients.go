@@ -32,16 +32,16 @@ func clients(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	if len(cmd.args) == 0 {
-		return errors.New(clientsUsage)
+		return usagef("clients: create NAME, list or revoke ID")
 	}
 	action, positional := cmd.args[0], cmd.args[1:]
 	want := map[string]int{"create": 1, "list": 0, "revoke": 1}
 	n, ok := want[action]
 	if !ok {
-		return fmt.Errorf("unknown clients command %q: %s", action, clientsUsage)
+		return usagef("unknown clients command %q", action)
 	}
 	if len(positional) != n {
-		return errors.New(clientsUsage)
+		return usagef("clients: create NAME, list or revoke ID")
 	}
 	cfg := cmd.cfg
 	db, err := openStore(ctx, cfg, cfg.AutoMigrate, nil)

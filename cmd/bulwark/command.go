@@ -82,7 +82,7 @@ func loadCommand(name string, args []string, getenv func(string) string, stdout 
 			if hasValue {
 				var err error
 				if on, err = strconv.ParseBool(value); err != nil {
-					return nil, fmt.Errorf("%s: flag --%s takes true or false", name, flag)
+					return nil, usagef("%s: flag --%s takes true or false", name, flag)
 				}
 			}
 			if flag == "dev" {
@@ -94,16 +94,19 @@ func loadCommand(name string, args []string, getenv func(string) string, stdout 
 		}
 		if !hasValue {
 			if i+1 >= len(args) {
-				return nil, fmt.Errorf("%s: flag --%s needs a value", name, flag)
+				return nil, usagef("%s: flag --%s needs a value", name, flag)
 			}
 			i++
 			value = args[i]
 		}
 		settings[flag] = value
 	}
+	if err := checkSettingFlags(name, settings); err != nil {
+		return nil, err
+	}
 	cfg, err := loadConfig(getenv, settings, dev, need)
 	if err != nil {
-		return nil, fmt.Errorf("configuration refused: %w", err)
+		return nil, newConfigError(err)
 	}
 	cmd.cfg = cfg
 	cmd.log = newLogger(stdout, cfg.LogLevel)

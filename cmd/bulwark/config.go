@@ -148,12 +148,20 @@ func configSettings() []string {
 		"EMAIL_VERIFICATION", "PASSWORD_HASHER", "PASSWORD_MIN_LENGTH", "BCRYPT_COST", "HASH_WORKER",
 		"SESSION_TTL", "SESSION_IDLE_TTL", "ACCESS_TOKEN_TTL", "REFRESH_TOKEN_TTL",
 		"TOKEN_AUDIENCE", "RESET_TOKEN_TTL", "VERIFY_TOKEN_TTL", "MFA_TOKEN_TTL",
-		"REFRESH_REUSE_GRACE",
+		"REFRESH_REUSE_GRACE", "REFRESH_GRACE_REPLAYS",
 		"LOGIN_LIMIT_PER_IP", "LOGIN_LIMIT_PER_EMAIL", "RESET_LIMIT_PER_EMAIL",
 		"EMAIL_LIMIT_PER_IP", "SIGNUP_LIMIT_PER_IP", "TOKEN_LIMIT_PER_IP",
 		"LOCKOUT_THRESHOLD", "LOCKOUT_DURATION",
 	}
 }
+
+var listedSetting = func() map[string]bool {
+	m := map[string]bool{}
+	for _, s := range configSettings() {
+		m[s] = true
+	}
+	return m
+}()
 
 // flagName returns the flag of a setting: "PUBLIC_URL" is "public-url".
 func flagName(setting string) string {
@@ -211,7 +219,7 @@ func loadConfig(getenv func(string) string, flags map[string]string, dev bool, n
 			l.errorf("ADMIN_ADDR", "must differ from BULWARK_ADDR: metrics are never served on the public listener")
 		}
 	}
-	c.PublicURL = l.publicURL(dev, need&usesPublicURL != 0)
+	c.PublicURL = l.publicURL(dev, need&usesPublicURL != 0, c.Addr)
 	l.mailLinks(c, dev)
 	c.TLSCert = l.value("TLS_CERT")
 	c.TLSKey = l.value("TLS_KEY")
@@ -469,6 +477,10 @@ func (l *configLoader) checkFlags() {
 
 // value returns the trimmed flag or environment value, "" when unset.
 func (l *configLoader) value(setting string) string {
+	if !listedSetting[setting] {
+		// A setting read but not listed would have no flag and no help.
+		panic("config: setting BULWARK_" + setting + " is not in configSettings")
+	}
 	if v, ok := l.flags[flagName(setting)]; ok {
 		return strings.TrimSpace(v)
 	}
@@ -603,7 +615,7 @@ func (l *configLoader) addr(setting, def string) string {
 
 // publicURL parses BULWARK_PUBLIC_URL: http(s)://host[:port][/path], no
 // user, query or fragment, trailing slashes dropped; https in production.
-func (l *configLoader) publicURL(dev, required bool) *url.URL {
+func (l *configLoader) publicURL(dev, required bool, addr string) *url.URL {
 	const setting = "PUBLIC_URL"
 	v := l.value(setting)
 	if v == "" {
@@ -613,9 +625,25 @@ func (l *configLoader) publicURL(dev, required bool) *url.URL {
 			}
 			return nil
 		}
-		v = "http://127.0.0.1:8080"
+		v = devPublicURL(addr)
 	}
 	return l.baseURL(setting, v, dev)
+}
+
+// devPublicURL is the dev public URL when none is set: the listen address,
+// so that `--dev --addr 127.0.0.1:9000` links and issues tokens for port
+// 9000. A wildcard host becomes 127.0.0.1; port 0 (a free port, chosen
+// when listening) keeps the default http://127.0.0.1:8080: set
+// BULWARK_PUBLIC_URL when that matters.
+func devPublicURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "0" || port == "" {
+		return "http://127.0.0.1:8080"
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 // mailLinks sets the pages mail links point at: BULWARK_APP_URL (the

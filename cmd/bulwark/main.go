@@ -4,16 +4,18 @@
 //	bulwark migrate [--dev]
 //	bulwark keys list|rotate [--force]|retire KID [--dev]
 //	bulwark clients create|list|revoke [--dev] [NAME|ID]
+//	bulwark users list|show|disable|enable|unlock|revoke-sessions|delete|grant-admin|revoke-admin|import|export [--dev] …
+//	bulwark bench [--scenario=…] …
 //	bulwark version
+//	bulwark help [COMMAND]
 //
 // Every setting is a BULWARK_* environment variable; a flag of the same name
-// in kebab-case overrides it (API.md "Running and configuration").
+// in kebab-case overrides it (bulwark help serve lists them; see the README's
+// Configuration).
 package main
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -24,9 +26,8 @@ func main() {
 	err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
-		// Every line Bulwark writes is one JSON object, this one too.
-		line, _ := json.Marshal(map[string]string{"level": "ERROR", "msg": "bulwark failed", "error": err.Error()})
-		fmt.Fprintln(os.Stderr, string(line))
-		os.Exit(1)
+		// The logs on standard output are JSON; this last word is for the
+		// person at the terminal: exit 2 for a usage error, 1 otherwise.
+		os.Exit(printError(os.Stderr, err))
 	}
 }

@@ -98,6 +98,16 @@ func TestServeMetricsOnTheAdminListenerOnly(t *testing.T) {
 	if r.status != 404 {
 		t.Fatalf("public /metrics: %d, want 404", r.status)
 	}
+	// The start-up line names what the instance runs on.
+	for _, line := range jsonLines(t, in.stdout.String()) {
+		if line["msg"] == "listening" {
+			if !strings.HasPrefix(line["database"].(string), "sqlite://") || line["limiter"] != "memory" || !strings.HasPrefix(line["mail"].(string), "file://") {
+				t.Fatalf("listening line %v", line)
+			}
+			return
+		}
+	}
+	t.Fatal("no listening line")
 }
 
 // TestServeAdminListenerOff: BULWARK_ADMIN_ADDR=off starts no admin

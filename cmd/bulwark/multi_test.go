@@ -302,7 +302,23 @@ func TestMigrateOnPostgresFromSeveralInstances(t *testing.T) {
 // token are refused at once, and so is a new login.
 func TestInstances_AdminDisableIsImmediateEverywhere(t *testing.T) {
 	env := deployment(t, false, nil)
+	// Trust authentication ignores the password: it is a canary for the log.
+	u, err := url.Parse(env["BULWARK_DATABASE_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := "postgres"
+	if u.User != nil {
+		user = u.User.Username()
+	}
+	u.User = url.UserPassword(user, "db-password-canary")
+	env["BULWARK_DATABASE_URL"] = u.String()
 	a, b := startPair(t, env)
+	for _, in := range []*instance{a, b} {
+		if out := in.stdout.String(); strings.Contains(out, "db-password-canary") || !strings.Contains(out, `"limiter":"postgres"`) {
+			t.Fatalf("start-up log leaks the database password or does not name the limiter:\n%s", out)
+		}
+	}
 	signupOn(t, a, "boss@example.com")
 	signupOn(t, a, "gone@example.com")
 	if _, err := cli(t, env, "users", "grant-admin", "boss@example.com"); err != nil {

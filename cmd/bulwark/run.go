@@ -2,10 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -20,14 +20,36 @@ var version = ""
 // run is the whole program: main only wires the process to it, so tests can
 // start a real server in-process with their own arguments and environment.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) < 2 {
-		return errors.New("usage: bulwark serve|migrate|keys|clients|users|bench|version [--dev] [--setting=value …]")
+	if len(args) < 2 || isHelp(args[1]) {
+		if len(args) > 2 && args[1] == "help" {
+			u, ok := commandUsage(args[2])
+			if !ok {
+				return usagef("no help for %q", args[2])
+			}
+			_, err := io.WriteString(stdout, u)
+			return err
+		}
+		_, err := io.WriteString(stdout, topUsage)
+		return err
 	}
 	cmd, rest := args[1], args[2:]
+	for _, a := range rest {
+		if a == "-h" || a == "--help" || a == "-help" {
+			u, ok := commandUsage(cmd)
+			if !ok {
+				break
+			}
+			_, err := io.WriteString(stdout, u)
+			return err
+		}
+	}
 	switch cmd {
-	case "version", "--version", "-v":
-		fmt.Fprintf(stdout, "{\"version\":%q}\n", buildVersion())
-		return nil
+	case "version", "--version":
+		if len(rest) > 0 {
+			return usagef("version takes no arguments")
+		}
+		_, err := fmt.Fprintln(stdout, versionLine())
+		return err
 	case "bench":
 		return bench(ctx, rest, getenv, stdout, stderr)
 	case "clients":
@@ -35,10 +57,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "hash-worker":
 		// Internal: the child process serve starts to compute password
 		// hashes (BULWARK_HASH_WORKER=process); it speaks on its standard
-		// input and output to its parent only.
+		// input and output to its parent only, so it refuses a terminal
+		// and is not listed in the help.
 		// It ends when its input does: a signal (a Ctrl-C reaches the
 		// whole process group) must not cut hashes the parent still waits
 		// for while it shuts down gracefully.
+		// A character device (a terminal, or /dev/null) is no parent.
+		if isTerminal(os.Stdin) {
+			return usagef("hash-worker is internal: bulwark serve starts it")
+		}
 		return password.ServeWorker(context.WithoutCancel(ctx), os.Stdin, stdout)
 	case "migrate":
 		// Operator subcommands: see command.go.
@@ -47,7 +74,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		if len(c.args) > 0 {
-			return fmt.Errorf("migrate: unexpected argument %q", c.args[0])
+			return usagef("migrate: unexpected argument %q", c.args[0])
 		}
 		return migrate(ctx, c.cfg, stdout)
 	case "keys":
@@ -56,17 +83,42 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return usersCommand(ctx, rest, getenv, stdout)
 	case "serve":
 	default:
-		return fmt.Errorf("unknown command %q: usage: bulwark serve|migrate|keys|clients|users|bench|version", cmd)
+		return usagef("unknown command %q", cmd)
 	}
 	dev, flags, err := parseFlags(rest)
 	if err != nil {
+		return &usageError{err.Error()}
+	}
+	if err := checkSettingFlags("serve", flags); err != nil {
 		return err
 	}
 	cfg, err := LoadConfig(getenv, flags, dev)
 	if err != nil {
-		return fmt.Errorf("configuration refused: %w", err)
+		return newConfigError(err)
 	}
 	return serve(ctx, cfg, stdout, stderr)
+}
+
+// versionLine is "bulwark VERSION (revision REV[, modified], GO)" from the
+// build information the Go toolchain embeds.
+func versionLine() string {
+	rev, modified, goVersion := "unknown", false, runtime.Version()
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		goVersion = bi.GoVersion
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				modified = s.Value == "true"
+			}
+		}
+	}
+	line := "bulwark " + buildVersion() + " (revision " + rev
+	if modified {
+		line += ", modified"
+	}
+	return line + ", " + goVersion + ")"
 }
 
 // parseFlags reads --dev and --name=value or --name value pairs.

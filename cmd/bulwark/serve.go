@@ -285,7 +285,10 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 		}()
 		log.Info("admin listening", "addr", adminLn.Addr().String(), "serves", "/metrics /healthz /readyz")
 	}
-	log.Info("listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL.String(), "version", buildVersion())
+	// What this instance runs on, for the operator reading the log; the
+	// URLs are redacted (no password, no query).
+	log.Info("listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL.String(), "version", buildVersion(),
+		"database", redactURL(cfg.DatabaseURL), "limiter", limiterName(limiter), "mail", redactURL(cfg.MailURL.String()))
 
 	select {
 	case err := <-errc:
@@ -362,6 +365,18 @@ func newLimiter(ctx context.Context, cfg *Config, db database, log *slog.Logger)
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	go m.Run(bg, time.Minute)
 	return m, none, stop, nil
+}
+
+// limiterName says where rate-limit state lives.
+func limiterName(l auth.Limiter) string {
+	switch l.(type) {
+	case *redis.Limiter:
+		return "redis"
+	case *postgres.Limiter:
+		return "postgres"
+	default:
+		return "memory"
+	}
 }
 
 // dependencyPing returns the health check of the limiter's own dependency

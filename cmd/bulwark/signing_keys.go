@@ -96,16 +96,16 @@ func keysCommand(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 	if len(cmd.args) == 0 {
-		return errors.New(keysUsage)
+		return usagef("keys: list, rotate [--force] or retire KID")
 	}
 	action, rest := cmd.args[0], cmd.args[1:]
 	switch {
 	case action == "list" && len(rest) == 0, action == "rotate" && len(rest) == 0, action == "retire" && len(rest) == 1:
 	default:
-		return errors.New(keysUsage)
+		return usagef("keys: list, rotate [--force] or retire KID")
 	}
 	if cmd.bools["force"] && action != "rotate" {
-		return errors.New("keys: --force is a flag of rotate only")
+		return usagef("keys: --force is a flag of rotate only")
 	}
 	if len(cmd.cfg.JWTSecret) > 0 {
 		return errors.New("keys: BULWARK_JWT_SECRET is set, so this deployment signs with HS256 and uses no managed keys; unset it to use them")

@@ -38,7 +38,7 @@ func usersCommand(ctx context.Context, args []string, getenv func(string) string
 		return err
 	}
 	if len(cmd.args) == 0 {
-		return errors.New(usersUsage)
+		return usagef("users: unknown command or wrong arguments")
 	}
 	action, rest := cmd.args[0], cmd.args[1:]
 	arity := map[string][2]int{
@@ -48,10 +48,10 @@ func usersCommand(ctx context.Context, args []string, getenv func(string) string
 	}
 	n, ok := arity[action]
 	if !ok || len(rest) < n[0] || len(rest) > n[1] {
-		return errors.New(usersUsage)
+		return usagef("users: unknown command or wrong arguments")
 	}
 	if cmd.bools["dry-run"] && action != "import" || cmd.bools["with-hashes"] && action != "export" {
-		return errors.New("users: --dry-run is a flag of import, --with-hashes of export")
+		return usagef("users: --dry-run is a flag of import, --with-hashes of export")
 	}
 	db, err := openStore(ctx, cmd.cfg, cmd.cfg.AutoMigrate, nil)
 	if err != nil {
