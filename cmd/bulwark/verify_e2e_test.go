@@ -102,3 +102,47 @@ func TestVerifyPackageAgainstARunningServer(t *testing.T) {
 	t.Logf("logout reached the verifier in %v", time.Since(start))
 	accept("another session's token after the logout", tok1)
 }
+
+// TestInstances_VerifySubscriberOfOneInstanceSeesLogoutOnAnother: two
+// instances on PostgreSQL; a resource server's verifier follows A's feed; a
+// logout made on B refuses the token at the verifier within a second.
+func TestInstances_VerifySubscriberOfOneInstanceSeesLogoutOnAnother(t *testing.T) {
+	env := deployment(t, false, map[string]string{"BULWARK_KEY_POLL_INTERVAL": "1s"})
+	delete(env, "BULWARK_JWT_SECRET") // managed keys, published in the JWKS
+	a, b := startPair(t, env)
+	out, err := cli(t, env, "clients", "create", "feed-reader")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := lastJSON(t, out)
+	signupOn(t, a, "two@example.com")
+	r := b.expect(b.call("POST", "/v1/token", map[string]string{"grant_type": "password", "email": "two@example.com", "password": strongPW}), 200)
+	tok := r.body["access_token"].(string)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const issuer = "http://127.0.0.1:8080"
+	v, err := verify.New(ctx, verify.Config{
+		Issuer: issuer, Audience: issuer, JWKSURL: a.url + "/.well-known/jwks.json",
+		Revocations: &verify.FeedConfig{URL: a.url + "/v1/token/revocations", ClientID: c["client_id"].(string), ClientSecret: c["client_secret"].(string)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	if _, err := v.Verify(ctx, tok); err != nil {
+		t.Fatalf("fresh token from B refused by A's verifier: %v", err)
+	}
+	b.expect(b.call("POST", "/v1/logout", nil, "Authorization", "Bearer "+tok), 204)
+	start := time.Now()
+	for {
+		if _, err := v.Verify(ctx, tok); errors.Is(err, verify.ErrRevoked) {
+			break
+		}
+		if time.Since(start) > time.Second {
+			t.Fatal("logout on B not seen by A's verifier within a second")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Logf("logout on B reached A's subscriber in %v", time.Since(start))
+}
