@@ -25,16 +25,32 @@ type process struct {
 	url string
 }
 
+// The binary is built once per test run and shared (TestMain removes it).
+var (
+	binaryOnce sync.Once
+	binaryDir  string
+	binaryPath string
+	binaryErr  error
+)
+
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "bulwark")
-	// -buildvcs=auto overrides a GOFLAGS that turns stamping off: the
-	// version command reports the source revision.
-	out, err := exec.Command("go", "build", "-buildvcs=auto", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	binaryOnce.Do(func() {
+		if binaryDir, binaryErr = os.MkdirTemp("", "bulwark-bin-"); binaryErr != nil {
+			return
+		}
+		binaryPath = filepath.Join(binaryDir, "bulwark")
+		// -buildvcs=auto overrides a GOFLAGS that turns stamping off: the
+		// version command reports the source revision.
+		out, err := exec.Command("go", "build", "-buildvcs=auto", "-o", binaryPath, ".").CombinedOutput()
+		if err != nil {
+			binaryErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binaryErr != nil {
+		t.Fatal(binaryErr)
 	}
-	return bin
+	return binaryPath
 }
 
 func startProcess(t *testing.T, bin string, env map[string]string) *process {
