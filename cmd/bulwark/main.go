@@ -5,7 +5,7 @@
 //	bulwark version
 //
 // Every setting is a BULWARK_* environment variable; a flag of the same name
-// in kebab-case overrides it (API.md "Running and configuration").
+// in kebab-case overrides it (docs/configuration.md).
 package main
 
 import (

@@ -474,3 +474,29 @@ type recordingT struct {
 
 func (r *recordingT) Errorf(string, ...any) { r.failed = true }
 func (r *recordingT) Helper()               {}
+
+// TestOpenAPIServedWithSecurityHeaders: GET /v1/openapi.json answers the
+// file in the repository, cacheable, with every other security header.
+func TestOpenAPIServedWithSecurityHeaders(t *testing.T) {
+	e := newEnv(t)
+	r := e.do(req{method: "GET", path: "/v1/openapi.json"})
+	expectStatus(t, r, 200)
+	file, err := os.ReadFile("openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(r.Body, file) {
+		t.Error("the served document is not openapi.json")
+	}
+	for h, want := range map[string]string{
+		"Content-Type":            "application/json",
+		"Cache-Control":           "public, max-age=300",
+		"X-Content-Type-Options":  "nosniff",
+		"X-Frame-Options":         "DENY",
+		"Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+	} {
+		if got := r.Header.Get(h); got != want {
+			t.Errorf("%s = %q, want %q", h, got, want)
+		}
+	}
+}
