@@ -1,10 +1,8 @@
 package httpapi
 
-import "net/http"
-
 // routes lists the whole API surface (docs/api.md, "Routes"). No GET route
-// changes state (OWASP ASVS 5.0 3.5.3): Go's cross-origin protection lets
-// every GET through. Every pattern registered through m is recorded (see
+// changes state (ASVS 3.5.3): Go's cross-origin protection lets every GET
+// through. Every pattern registered through m is recorded (see
 // Routes): a test fails when one is missing from openapi.json or docs/api.md.
 func (s *Server) routes() {
 	m := routeRecorder{s}
@@ -39,16 +37,3 @@ func (s *Server) routes() {
 	// Unknown routes and methods get the mux's 404 and 405 (with Allow),
 	// which the middleware rewrites as problem+json.
 }
-
-// routeRecorder registers a route on the server's mux and records its
-// pattern.
-type routeRecorder struct{ s *Server }
-
-func (m routeRecorder) Handle(pattern string, h http.Handler) {
-	m.s.patterns = append(m.s.patterns, pattern)
-	m.s.mux.Handle(pattern, h)
-}
-
-// Routes returns the pattern of every route the public listener serves, in
-// the order registered ("POST /v1/session", "DELETE /v1/sessions/{id}").
-func (s *Server) Routes() []string { return append([]string(nil), s.patterns...) }
