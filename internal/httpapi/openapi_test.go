@@ -500,3 +500,32 @@ func TestOpenAPIServedWithSecurityHeaders(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenAPIListsEveryErrorCode fails when an error code (a Code…
+// constant of internal/auth or of this package) is missing from the code
+// enum of the Problem schema, and so from docs/api.md, which
+// TestDocsDescribeEveryRoute checks against that enum.
+func TestOpenAPIListsEveryErrorCode(t *testing.T) {
+	doc := loadOpenAPI(t)
+	enum := doc.Components.Schemas["Problem"].Value.Properties["code"].Value.Enum
+	re := regexp.MustCompile(`(?m)^\s+[cC]ode[A-Za-z]+\s+= "([a-z_]+)"`)
+	n := 0
+	for _, file := range []string{"../auth/auth.go", "errors.go"} {
+		src, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range re.FindAllStringSubmatch(string(src), -1) {
+			n++
+			if !slices.Contains(enum, any(m[1])) {
+				t.Errorf("%s: error code %q is not in the Problem schema's code enum", file, m[1])
+			}
+		}
+	}
+	if n < 15 {
+		t.Fatalf("found only %d error codes: the pattern is stale", n)
+	}
+	if len(enum) != n {
+		t.Errorf("the code enum has %d entries, the source %d codes", len(enum), n)
+	}
+}
