@@ -173,12 +173,19 @@ type openAPIValidator struct {
 	doc  *openapi3.T
 	base http.RoundTripper
 
-	mu   sync.Mutex
-	seen map[string]bool // "POST /v1/session 200"
+	mu      sync.Mutex
+	seen    map[string]bool // "POST /v1/session OK"
+	checked int             // answers validated
 }
 
+// validateAgainstOpenAPI makes e's client validate every answer; newEnv
+// calls it for every test. It returns the validator already installed when
+// called again.
 func validateAgainstOpenAPI(t testing.TB, e *env) *openAPIValidator {
 	c := e.srv.Client()
+	if v, ok := c.Transport.(*openAPIValidator); ok {
+		return v
+	}
 	v := &openAPIValidator{t: t, doc: loadOpenAPI(t), base: c.Transport, seen: map[string]bool{}}
 	c.Transport = v
 	t.Cleanup(func() { c.Transport = v.base })
@@ -250,6 +257,15 @@ func (v *openAPIValidator) check(req *http.Request, reqBody []byte, res *http.Re
 	if res.Header.Get("X-Request-Id") == "" {
 		t.Errorf("%s %s: no X-Request-Id", req.Method, req.URL.Path)
 	}
+	if req.Method == http.MethodOptions && req.Header.Get("Origin") != "" && req.Header.Get("Access-Control-Request-Method") != "" {
+		// A CORS preflight, answered before routing on every path
+		// (docs/api.md, "CSRF and cross-origin requests").
+		if res.StatusCode != http.StatusNoContent || len(body) != 0 {
+			t.Errorf("preflight %s: %d %q, want 204 and no body", req.URL.Path, res.StatusCode, body)
+		}
+		v.record("OPTIONS "+req.URL.Path, res.StatusCode)
+		return
+	}
 	if route == nil {
 		// No operation: the mux's own 404 or 405, rewritten as a problem.
 		if res.StatusCode != http.StatusNotFound && res.StatusCode != http.StatusMethodNotAllowed {
@@ -293,6 +309,7 @@ func (v *openAPIValidator) record(route string, status int) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.seen[route+" "+http.StatusText(status)] = true
+	v.checked++
 }
 
 // requireSeen fails unless each "METHOD /path Status Text" was validated.
@@ -305,6 +322,7 @@ func (v *openAPIValidator) requireSeen(want ...string) {
 			v.t.Errorf("no answer validated for %s", w)
 		}
 	}
+	v.t.Logf("%d answers validated against openapi.json: %d route and status pairs", v.checked, len(v.seen))
 }
 
 // TestOpenAPIResponsesMatch drives the checklist's flows through a client
@@ -398,6 +416,35 @@ func TestOpenAPIResponsesMatch(t *testing.T) {
 	}
 	expectStatus(t, e.post("/v1/session", map[string]string{"email": "limited@example.com", "password": "wrong password, long enough"}), 429)
 
+	// Refusals that need some set-up: an unverified address, a cross-site
+	// cookie login, a body on a GET, a reused refresh token, a lockout.
+	expectStatus(t, e.post("/v1/signup", map[string]string{"email": "unverified@example.com", "password": strongPassword}), 202)
+	expectStatus(t, e.post("/v1/session", map[string]string{"email": "unverified@example.com", "password": strongPassword}), 403)
+	expectStatus(t, e.do(req{method: "POST", path: "/v1/session", headers: map[string]string{"Sec-Fetch-Site": "cross-site"},
+		body: map[string]string{"email": addr, "password": "a whole new passphrase here"}}), 403)
+	expectStatus(t, e.do(req{method: "GET", path: "/v1/me", body: "x", ctype: "text/plain"}), 415)
+	e.clock.Advance(time.Minute)
+	tk = e.tokenLogin(addr, "a whole new passphrase here")
+	expectStatus(t, e.refresh(tk.refresh), 200)
+	e.clock.Advance(time.Minute) // past the grace window
+	r = e.refresh(tk.refresh)
+	expectStatus(t, r, 401)
+	if r.code() != "refresh_token_reused" {
+		t.Errorf("code = %q, want refresh_token_reused", r.code())
+	}
+	for i := 0; i < 10; i++ {
+		if i%5 == 0 {
+			e.clock.Advance(time.Minute) // out of the per-email limit's interval
+		}
+		expectStatus(t, e.post("/v1/session", map[string]string{"email": "locked@example.com", "password": "wrong password, long enough"}), 401)
+	}
+	e.clock.Advance(time.Minute)
+	r = e.post("/v1/token", map[string]string{"grant_type": "password", "email": "locked@example.com", "password": "wrong password, long enough"})
+	expectStatus(t, r, 429)
+	if r.code() != "account_locked" {
+		t.Errorf("code = %q, want account_locked", r.code())
+	}
+
 	// Discovery and operations.
 	for _, p := range []string{"/healthz", "/readyz", "/.well-known/jwks.json", "/.well-known/openid-configuration", "/v1/openapi.json"} {
 		expectStatus(t, e.do(req{method: "GET", path: p}), 200)
@@ -408,7 +455,8 @@ func TestOpenAPIResponsesMatch(t *testing.T) {
 		"POST /v1/signup Accepted", "POST /v1/signup Bad Request", "POST /v1/signup Request Entity Too Large",
 		"POST /v1/signup Unsupported Media Type", "GET /v1/signup Method Not Allowed", "GET /v1/nothing-here Not Found",
 		"POST /v1/email/verify OK", "POST /v1/email/verify Unauthorized", "POST /v1/email/verify/resend Accepted",
-		"POST /v1/session OK", "POST /v1/session Bad Request", "POST /v1/session Unauthorized", "POST /v1/session Too Many Requests",
+		"POST /v1/session OK", "POST /v1/session Bad Request", "POST /v1/session Forbidden", "GET /v1/me Unsupported Media Type",
+		"POST /v1/token Too Many Requests", "POST /v1/session Unauthorized", "POST /v1/session Too Many Requests",
 		"GET /v1/me OK", "GET /v1/me Unauthorized", "GET /v1/me Bad Request",
 		"GET /v1/session/csrf OK", "GET /v1/session/csrf Bad Request",
 		"GET /v1/sessions OK", "DELETE /v1/sessions/{id} No Content", "DELETE /v1/sessions/{id} Not Found", "DELETE /v1/sessions No Content",
