@@ -149,8 +149,12 @@ func TestDocsDescribeEveryRoute(t *testing.T) {
 			t.Errorf("docs/api.md does not list the error code `%s`", c)
 		}
 	}
-	e := newEnv(t)
+	// Production mode, so that HSTS is among the headers.
+	e := newEnv(t, withOptions(func(o *httpapi.Options) { o.Dev = false }))
 	r := e.do(req{method: "GET", path: "/healthz"})
+	if r.Header.Get("Strict-Transport-Security") == "" {
+		t.Error("no Strict-Transport-Security in production mode")
+	}
 	for name := range r.Header {
 		switch name {
 		case "Date", "Content-Length", "Content-Type":
