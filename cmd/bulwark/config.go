@@ -20,7 +20,7 @@ import (
 )
 
 // Config is every BULWARK_* setting, parsed and validated once at start-up
-// (API.md, "Running and configuration"). Nothing reads the environment later.
+// (docs/configuration.md). Nothing reads the environment later.
 //
 // Config never prints a secret: its String, Format (every fmt verb) and
 // LogValue show the JWT secret and the key-encryption key only as set or not

@@ -10,8 +10,8 @@
 //	bulwark help [COMMAND]
 //
 // Every setting is a BULWARK_* environment variable; a flag of the same name
-// in kebab-case overrides it (bulwark help serve lists them; see the README's
-// Configuration).
+// in kebab-case overrides it (bulwark help serve lists them; see
+// docs/configuration.md).
 package main
 
 import (

@@ -17,7 +17,7 @@ const maxEmailLength = 254
 
 // NormalizeEmail trims and lower-cases an address and checks that it is one
 // plain address (no display name, no comments) of at most 254 characters with
-// a local part of at most 64. Emails are compared case-insensitively (API.md).
+// a local part of at most 64. Emails are compared case-insensitively (docs/api.md).
 func NormalizeEmail(raw string) (string, bool) {
 	// Check the raw input: ToLower would turn invalid bytes into U+FFFD and
 	// so alias distinct inputs to one address.
@@ -343,7 +343,7 @@ func (s *Service) ChangePassword(ctx context.Context, cl Client, cur Current, cu
 		}
 		e := invalidCredentials()
 		e.Message = "The current password is incorrect."
-		// 403, not 401: the caller is authenticated (API.md error table).
+		// 403, not 401: the caller is authenticated (docs/api.md, "Errors").
 		e.Reason = "wrong_current_password"
 		return e
 	}

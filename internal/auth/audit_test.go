@@ -38,8 +38,8 @@ func forms(v string) []string {
 
 // TestAudit_FullFlowLogsNoSecret drives every operation that creates or
 // consumes a credential, successes and failures, and checks that no password,
-// token, token hash or password hash reaches the log (ASVS 16.2.5, API.md
-// "Audit log events").
+// token, token hash or password hash reaches the log (ASVS 16.2.5;
+// docs/events.md, "What is never logged").
 func TestAudit_FullFlowLogsNoSecret(t *testing.T) {
 	e := newEnv(t, testConfig())
 	ctx, cl := e.ctx, e.cl

@@ -143,7 +143,8 @@ type Mail struct {
 	Attempts  int
 }
 
-// Error codes. They are part of the HTTP contract (API.md) and never change.
+// Error codes. They are part of the HTTP API (docs/api.md, "Errors") and never
+// change.
 const (
 	CodeInvalidRequest       = "invalid_request"
 	CodeWeakPassword         = "weak_password"

@@ -116,7 +116,7 @@ func TestDevice_TamperedRefused(t *testing.T) {
 }
 
 // TestDevice_ExpiresAfterAYear: a device token is honoured for a year from
-// its issue (API.md: one year) and refused from then on.
+// its issue (docs/api.md, "Cookies": one year) and refused from then on.
 func TestDevice_ExpiresAfterAYear(t *testing.T) {
 	e := newEnv(t, testConfig())
 	const b = "b@example.com"

@@ -15,7 +15,7 @@ import (
 // a hard cap against long-input DoS). The policy's 128 code points fit.
 const maxPasswordBytes = 1024
 
-// deviceTTL is the lifetime of a device cookie or token (API.md: one year).
+// deviceTTL is the lifetime of a device cookie or token (docs/api.md, "Cookies": one year).
 const deviceTTL = 365 * 24 * time.Hour
 
 // Login is the outcome of a correct email and password.

@@ -141,7 +141,8 @@ func TestRefresh_StrictModeHasNoGrace(t *testing.T) {
 
 // TestRefresh_ReuseOfOlderTokenRevokesInsideGrace: once the successor has
 // itself been rotated, presenting the first token is reuse even inside the
-// window (API.md: "for any older token of the family, reuse revokes").
+// window (docs/api.md, POST /v1/token: only the token rotated last is
+// replayable inside the window).
 func TestRefresh_ReuseOfOlderTokenRevokesInsideGrace(t *testing.T) {
 	e := newEnv(t, testConfig())
 	_, p0 := e.tokenUser("rita@example.com")

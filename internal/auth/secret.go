@@ -33,8 +33,8 @@ func (s Secret) LogValue() slog.Value { return slog.StringValue("[redacted]") }
 func (s Secret) MarshalText() ([]byte, error) { return []byte("[redacted]"), nil }
 
 // HashToken returns the SHA-256 of a high-entropy token string as sent. Only
-// this digest is ever stored (API.md: "Token hashes at rest are SHA-256 of the
-// token string as sent").
+// this digest is ever stored (docs/api.md: the database keeps only the
+// SHA-256 of session, refresh, reset and verification tokens).
 func HashToken(token string) []byte {
 	sum := sha256.Sum256([]byte(token))
 	return sum[:]

@@ -15,7 +15,7 @@ import (
 )
 
 // Config is the policy of a Service. Every field has a default (DefaultConfig)
-// that matches API.md.
+// that matches docs/configuration.md.
 type Config struct {
 	// PublicURL is the external base URL without a trailing slash; mail links
 	// are built from it, never from a request's Host header.
@@ -196,7 +196,7 @@ type Client struct {
 	DeviceToken string
 }
 
-// Audit event names (API.md "Audit log events").
+// Audit event names (docs/events.md).
 const (
 	EventLoginSucceeded         = "login_succeeded"
 	EventLoginFailed            = "login_failed"

@@ -219,7 +219,7 @@ func (s *Service) RevokeOtherSessions(ctx context.Context, cl Client, cur *Curre
 }
 
 // revokeFamily revokes a family and denies the access tokens issued from it
-// until they expire (API.md "Several instances").
+// until they expire (docs/api.md, "Two ways to be signed in").
 func (s *Service) revokeFamily(ctx context.Context, userID, familyID string) error {
 	now := s.now().UTC()
 	if err := s.store.RevokeFamily(ctx, userID, familyID, now); err != nil {

@@ -1,7 +1,8 @@
 package httpapi_test
 
-// One test (or more) per item of ../shared/CHECKLIST.md, named after its
-// section. Each goes through the real HTTP API with a real SQLite store.
+// One test (or more) per item of the security checklist (README.md, "How
+// each checklist item is met"), named after its section. Each goes through
+// the real HTTP API with a real SQLite store.
 
 import (
 	"context"

@@ -15,7 +15,7 @@ import (
 	"github.com/bulwarkauth/bulwark/internal/auth"
 )
 
-// maxBody is the largest request body accepted (API.md: 64 KiB, then 413).
+// maxBody is the largest request body accepted (docs/api.md: 64 KiB, then 413).
 const maxBody = 64 << 10
 
 // encode writes v as JSON with status.

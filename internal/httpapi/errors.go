@@ -19,7 +19,7 @@ const (
 	codeMethodNotAllowed     = "method_not_allowed"
 )
 
-// statusOf maps a stable error code to its HTTP status (API.md error table).
+// statusOf maps a stable error code to its HTTP status (docs/api.md, "Errors").
 func statusOf(code string) int {
 	switch code {
 	case auth.CodeInvalidRequest, auth.CodeWeakPassword, auth.CodeAmbiguousCredentials:

@@ -115,7 +115,7 @@ func (s *Server) handlePasswordChange() http.Handler {
 		cur, _ := authOf(r)
 		err = s.svc.ChangePassword(r.Context(), clientOf(r), *cur, in["current_password"], in["new_password"])
 		if e, ok := wrongCurrentPassword(err); ok {
-			// The caller is signed in: a wrong current password is 403 (API.md).
+			// The caller is signed in: a wrong current password is 403 (docs/api.md).
 			s.writeProblem(w, r, http.StatusForbidden, e)
 			return
 		}

@@ -6,7 +6,7 @@ import (
 	"github.com/bulwarkauth/bulwark/internal/auth"
 )
 
-// deviceMaxAge is one year (API.md "Rate limits and lockout").
+// deviceMaxAge is one year (docs/api.md, "Cookies").
 const deviceMaxAge = 365 * 24 * 60 * 60
 
 func (s *Server) setCookie(w http.ResponseWriter, name, value string, maxAge int) {

@@ -205,7 +205,13 @@ func newEnv(t testing.TB, options ...envOption) *env {
 	srv.Config.Handler = httpapi.NewServer(svc, logger, st.opts)
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &env{t: t, srv: srv, clock: clk, db: db, be: be, svc: svc, logs: logs, cfg: st.cfg, opts: st.opts, hasher: hasher, secret: secret, issuer: issuer}
+	e := &env{t: t, srv: srv, clock: clk, db: db, be: be, svc: svc, logs: logs, cfg: st.cfg, opts: st.opts, hasher: hasher, secret: secret, issuer: issuer}
+	if _, ok := t.(*testing.T); ok {
+		// Every answer of every test (not benchmark) is checked against
+		// openapi.json (see openapi_test.go).
+		validateAgainstOpenAPI(t, e)
+	}
+	return e
 }
 
 // resp is a decoded response.

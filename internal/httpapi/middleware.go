@@ -78,7 +78,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 	})
 }
 
-// securityHeaders sets the headers of API.md on every response (ASVS 3.4).
+// securityHeaders sets the headers of docs/api.md on every response (ASVS 3.4).
 // Cache-Control: no-store is on every response too: most carry or concern a
 // credential, and none is worth caching (ASVS 14.3.2).
 func (s *Server) securityHeaders(h http.Header) {
@@ -120,7 +120,7 @@ func (s *Server) handleCORS(w http.ResponseWriter, r *http.Request) bool {
 	return false
 }
 
-// bodyTypeAllowed applies API.md's rule to every /v1 route, including those
+// bodyTypeAllowed applies docs/api.md's rule to every /v1 route, including those
 // that read no body: a body that is not JSON gets 415. The token endpoints
 // also take OAuth's form encoding, and the CSP report endpoint the browsers'
 // report types; it checks those itself.

@@ -2,10 +2,12 @@ package httpapi
 
 import "github.com/bulwarkauth/bulwark/internal/auth"
 
-// routes lists the whole API surface (API.md "Routes"). No GET route changes
-// state (ASVS 3.5.3): Go's cross-origin protection lets every GET through.
+// routes lists the whole API surface (docs/api.md, "Routes"). No GET route
+// changes state (ASVS 3.5.3): Go's cross-origin protection lets every GET
+// through. Every pattern registered through m is recorded (see
+// Routes): a test fails when one is missing from openapi.json or docs/api.md.
 func (s *Server) routes() {
-	m := s.mux
+	m := routeRecorder{s}
 	// Accounts.
 	m.Handle("POST /v1/signup", s.handleSignup())
 	m.Handle("POST /v1/email/verify", s.handleVerifyEmail())
@@ -44,6 +46,7 @@ func (s *Server) routes() {
 	m.Handle("GET /healthz", s.handleHealthz())
 	m.Handle("GET /readyz", s.handleReadyz())
 	m.Handle("POST /v1/csp-report", s.handleCSPReport())
+	m.Handle("GET /v1/openapi.json", s.handleOpenAPI())
 	// Unknown routes and methods get the mux's 404 and 405 (with Allow),
 	// which the middleware rewrites as problem+json.
 }

@@ -1,4 +1,4 @@
-// Package httpapi is Bulwark's HTTP layer: the routes of API.md on a
+// Package httpapi is Bulwark's HTTP layer: the routes of docs/api.md on a
 // net/http ServeMux, with middleware for request ids, security headers, panics,
 // client IPs, body limits, CORS and cross-origin protection. Every policy
 // decision is the auth.Service's; this package only translates.
@@ -50,6 +50,8 @@ type Server struct {
 	mux     *http.ServeMux
 	handler http.Handler
 	cors    map[string]bool
+	// patterns are the routes registered, in order (see Routes).
+	patterns []string
 
 	sessionCookie string
 	deviceCookie  string

@@ -27,7 +27,7 @@ import (
 )
 
 // The templates and their data fields, all of them absolute http(s) URLs
-// built by the caller (API.md: a token travels in the URL fragment):
+// built by the caller (docs/api.md: a token travels in the URL fragment):
 //
 //   - verify_email: "link", the verification page with the token.
 //   - already_registered: "sign_in_url" and "reset_url" (forgot-password page).

@@ -17,7 +17,7 @@ type Argon2Params struct {
 }
 
 // The default argon2id parameters are the OWASP Password Storage Cheat
-// Sheet's second option: 19 MiB, two passes, one lane (API.md's default).
+// Sheet's second option: 19 MiB, two passes, one lane (the default, docs/configuration.md).
 const (
 	DefaultArgon2Memory  = 19456
 	DefaultArgon2Time    = 2

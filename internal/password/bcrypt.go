@@ -10,7 +10,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
-// bcrypt costs a configuration may choose. API.md refuses a cost below 10
+// bcrypt costs a configuration may choose. A cost below 10 is refused
 // (ASVS Appendix C: bcrypt cost ≥ 10); above 15 one hash takes seconds.
 const (
 	DefaultBcryptCost = 12

@@ -95,7 +95,7 @@
 //
 // # Policy
 //
-// Policy.Check applies API.md's rules, in this order, and returns the first
+// Policy.Check applies the rules of docs/api.md, in this order, and returns the first
 // reason that applies, or "" for an acceptable password:
 //
 //   - "too_long": more than 1024 bytes or more than 128 code points.

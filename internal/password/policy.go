@@ -11,7 +11,7 @@ import (
 )
 
 // Length limits, in Unicode code points after NFKC normalisation, except
-// MaxBytes (bytes of UTF-8). API.md: minimum configurable from 8 to 64,
+// MaxBytes (bytes of UTF-8). docs/api.md: minimum configurable from 8 to 64,
 // default 15 (NIST SP 800-63B-4: ≥15 for a single-factor password; ASVS
 // 6.2.1); maximum 128 code points and 1024 bytes, a cap against denial of
 // service that still permits 64 characters (ASVS 6.2.9).
@@ -23,7 +23,7 @@ const (
 	MaxBytes         = 1024
 )
 
-// The reasons Check returns: API.md's weak_password reasons.
+// The reasons Check returns: the weak_password reasons of docs/api.md.
 const (
 	ReasonTooShort      = "too_short"
 	ReasonTooLong       = "too_long"
