@@ -1,4 +1,4 @@
-package main
+package bench
 
 // The scale scenario: does Bulwark stay as fast with a million users as
 // with a thousand? It has two phases, each with an in-process server of its
@@ -169,12 +169,12 @@ func runScale(ctx context.Context, b *bencher, _ map[string]float64) (benchRow, 
 	}
 	defer os.RemoveAll(dir)
 	forced := benchForced(dir)
-	cfg, err := LoadConfig(func(k string) string {
+	cfg, err := b.deps.LoadConfig(func(k string) string {
 		if v, ok := forced[k]; ok {
 			return v
 		}
 		return b.getenv(k)
-	}, b.flags, true)
+	}, b.flags)
 	if err != nil {
 		return benchRow{}, fmt.Errorf("configuration refused: %w", err)
 	}
@@ -306,7 +306,7 @@ func (sc *scaleRun) start(ctx context.Context, users int, ph *scalePhase) (side 
 	if sc.jwtFlag != "" {
 		flags["jwt-secret"] = sc.jwtFlag
 	}
-	srv, err := startBenchServer(ctx, b.getenv, flags, b.stderr, false)
+	srv, err := startBenchServer(ctx, b.deps, b.getenv, flags, b.stderr, false)
 	if err != nil {
 		return nil, err
 	}
