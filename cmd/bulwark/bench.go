@@ -11,8 +11,9 @@ import (
 // benchUsage is the synopsis of `bulwark bench` (internal/bench).
 const benchUsage = benchpkg.Usage
 
-// bench is `bulwark bench`: benchpkg (internal/bench), with this command's serve and
-// configuration as the in-process server it measures.
+// bench is `bulwark bench`: internal/bench, with this command's serve and
+// configuration as the in-process server it measures, and its usage errors
+// reported as this command's.
 func bench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	err := benchpkg.Run(ctx, args, getenv, stdout, stderr, benchpkg.Deps{
 		Version:           buildVersion(),

@@ -1,7 +1,7 @@
-// Package bench is `bulwark bench`: it drives a Bulwark server with the load generator of
-// internal/loadgen and prints throughput and latency beside two baselines
-// measured in the same run, so that the ratios compare numbers taken on the
-// same machine at the same time:
+// Package bench is `bulwark bench`: it drives a Bulwark server with the
+// load generator of internal/loadgen and prints throughput and latency
+// beside two baselines measured in the same run, so that the ratios
+// compare numbers taken on the same machine at the same time:
 //
 //   - "bare": a bare net/http handler that writes a small JSON body, served
 //     on loopback by this process, behind the same client and plan. It is
@@ -12,8 +12,9 @@
 //
 // By default the server runs in-process: the command's own, through Deps,
 // with a Config from the environment and the flags, in dev mode, that bench
-// adjusts so that the measurement is not limited by what it is not measuring: a
-// fresh data directory, email verification off and every rate limit raised.
+// adjusts so that the measurement is not limited by what it is not
+// measuring: a fresh data directory, email verification off and every rate
+// limit raised.
 // RSS and CPU time are then the whole process's: server, load generator and
 // baselines. With --target it measures a running server instead; RSS is
 // then unknown and CPU time is the load generator's.
@@ -461,9 +462,10 @@ func floodForced(dataDir string) map[string]string {
 	return f
 }
 
-// startBenchServer starts serve in-process on a loopback port with a fresh
-// data directory, and waits until /healthz answers. flood gives it the
-// settings of floodForced instead of benchForced.
+// startBenchServer starts the server (Config.Serve) in-process on a
+// loopback port with a fresh data directory, and waits until /healthz
+// answers. flood gives it the settings of floodForced instead of
+// benchForced.
 func startBenchServer(ctx context.Context, d Deps, getenv func(string) string, flags map[string]string, stderr io.Writer, flood bool) (*benchServer, error) {
 	for _, f := range []string{"addr", "data-dir"} {
 		if _, ok := flags[f]; ok {
@@ -556,8 +558,8 @@ func startBenchServer(ctx context.Context, d Deps, getenv func(string) string, f
 	return &benchServer{url: u, cfg: cfg, stop: cleanup}, nil
 }
 
-// listenWatcher is serve's stdout: it finds the address of the "listening"
-// record and discards every line, as a log shipper would.
+// listenWatcher is the server's stdout: it finds the address of the
+// "listening" record and discards every line, as a log shipper would.
 type listenWatcher struct {
 	mu    sync.Mutex
 	found bool

@@ -13,7 +13,7 @@ package bench
 // scaleTarget) and the database's size per user.
 //
 // Seeding goes straight into the database, before the phase's server
-// starts, through the stores' BenchSeed (prepared statements in large
+// starts, through internal/bench/seed (prepared statements in large
 // transactions on SQLite, COPY on PostgreSQL): a million signups through
 // the API would hash a million passwords, about 26 ms of CPU each with the
 // default argon2id. Instead bench hashes the bench password once, with the
@@ -71,6 +71,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/bulwarkauth/bulwark/internal/auth"
+	"github.com/bulwarkauth/bulwark/internal/bench/seed"
 	"github.com/bulwarkauth/bulwark/internal/loadgen"
 	"github.com/bulwarkauth/bulwark/internal/password"
 	"github.com/bulwarkauth/bulwark/internal/postgres"
@@ -135,13 +136,6 @@ type scaleRatio struct {
 	P99        float64 `json:"p99"`
 	Throughput float64 `json:"throughput"`
 	Within     bool    `json:"within_target"` // p50 and p99 within Target
-}
-
-// benchSeeder is what the scale scenario needs of a store.
-type benchSeeder interface {
-	BenchSeed(ctx context.Context, users iter.Seq[*auth.User], sessions iter.Seq[*auth.Session]) error
-	BenchSize(ctx context.Context) (int64, error)
-	Close() error
 }
 
 // scaleRun is the state shared by the two phases.
@@ -385,21 +379,25 @@ func pgAdmin(ctx context.Context, adminURL, stmt string) error {
 // seed opens the phase's database, migrates it, seeds it, measures it and
 // closes it, before the phase's server opens it.
 func (sc *scaleRun) seed(ctx context.Context, dbURL string, users iter.Seq[*auth.User], sessions iter.Seq[*auth.Session]) (int64, error) {
-	var db benchSeeder
-	var err error
+	var db seed.DB
 	if sc.driver == "sqlite" {
-		db, err = sqlite.Open(ctx, strings.TrimPrefix(dbURL, "sqlite://"), sqlite.AutoMigrate(true))
+		sdb, err := sqlite.Open(ctx, strings.TrimPrefix(dbURL, "sqlite://"), sqlite.AutoMigrate(true))
+		if err != nil {
+			return 0, err
+		}
+		db = seed.SQLite{DB: sdb}
 	} else {
-		db, err = postgres.Open(ctx, dbURL, postgres.AutoMigrate(true))
-	}
-	if err != nil {
-		return 0, err
+		pdb, err := postgres.Open(ctx, dbURL, postgres.AutoMigrate(true))
+		if err != nil {
+			return 0, err
+		}
+		db = seed.Postgres{DB: pdb}
 	}
 	defer db.Close()
-	if err := db.BenchSeed(ctx, users, sessions); err != nil {
+	if err := db.Seed(ctx, users, sessions); err != nil {
 		return 0, err
 	}
-	size, err := db.BenchSize(ctx)
+	size, err := db.Size(ctx)
 	if err != nil {
 		return 0, err
 	}
