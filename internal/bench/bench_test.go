@@ -1,6 +1,8 @@
 package bench
 
 import (
+	"errors"
+	"io"
 	"strings"
 	"testing"
 )
@@ -67,5 +69,40 @@ func TestListenWatcher(t *testing.T) {
 		}
 	default:
 		t.Error("no address found")
+	}
+}
+
+// Run's mistakes on the command line wrap ErrUsage with their message as
+// it is; its other refusals do not, and nothing starts before they are
+// found (LoadConfig is not called).
+func TestRunUsageErrors(t *testing.T) {
+	d := Deps{
+		ParseFlags: func([]string) (bool, map[string]string, error) { return false, map[string]string{}, nil },
+		LoadConfig: func(func(string) string, map[string]string) (*Config, error) {
+			t.Fatal("LoadConfig called")
+			return nil, nil
+		},
+	}
+	run := func(args ...string) error {
+		return Run(t.Context(), args, func(string) string { return "" }, io.Discard, io.Discard, d)
+	}
+	if err := run("stray"); !errors.Is(err, ErrUsage) || err.Error() != `bench: unexpected argument "stray"` {
+		t.Errorf("Run(stray) = %v, want ErrUsage", err)
+	}
+	for _, args := range [][]string{{"--duration"}, {"--scenario", "nope"}, {"--json=maybe"}} {
+		if err := run(args...); err == nil || errors.Is(err, ErrUsage) {
+			t.Errorf("Run(%q) = %v, want a refusal that is not ErrUsage", args, err)
+		}
+	}
+	// The settings' parse error is Run's, before the options are validated.
+	bad := errors.New("flag --dev takes true or false")
+	d.ParseFlags = func(args []string) (bool, map[string]string, error) {
+		if strings.Join(args, " ") != "--dev=maybe" {
+			t.Errorf("ParseFlags(%q), want the settings' arguments only", args)
+		}
+		return false, nil, bad
+	}
+	if err := run("--scenario", "nope", "--dev=maybe"); err != bad {
+		t.Errorf("Run = %v, want ParseFlags' error", err)
 	}
 }
