@@ -2,19 +2,30 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
+	benchpkg "github.com/bulwarkauth/bulwark/internal/bench"
 	"github.com/bulwarkauth/bulwark/internal/loadgen"
 	"github.com/bulwarkauth/bulwark/internal/testutil"
 )
 
-// runBench runs `bulwark bench args…` in-process with an empty environment.
+// The tests of `bulwark bench` through run: bench's in-process server is
+// this command's serve. internal/bench tests the rest on its own.
+
+// defaultBenchScenarios are the scenarios of a run without --scenario.
+var defaultBenchScenarios = []string{"me-bearer", "me-cookie", "login", "refresh", "signup", "refresh-storm", "mixed"}
+
 func runBench(t *testing.T, env map[string]string, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
 	var out, errOut testutil.Buffer
@@ -25,8 +36,6 @@ func runBench(t *testing.T, env map[string]string, args ...string) (stdout, stde
 	return out.String(), errOut.String(), err
 }
 
-// tableRows returns the rows of bench's table by scenario name, each as
-// its cells: columns are two or more spaces apart, cells hold single ones.
 func tableRows(t *testing.T, out string) map[string][]string {
 	t.Helper()
 	rows := map[string][]string{}
@@ -55,7 +64,7 @@ func TestBenchShortRunReportsEveryScenario(t *testing.T) {
 	}
 	t.Logf("took %s\n%s", time.Since(start), stdout)
 	rows := tableRows(t, stdout)
-	for _, name := range append([]string{"bare-handler", "hash-verify"}, defaultScenarios()...) {
+	for _, name := range append([]string{"bare-handler", "hash-verify"}, defaultBenchScenarios...) {
 		row, ok := rows[name]
 		if !ok {
 			t.Errorf("no row for %s", name)
@@ -65,9 +74,9 @@ func TestBenchShortRunReportsEveryScenario(t *testing.T) {
 		if rps, err := strconv.ParseFloat(row[2], 64); err != nil || rps <= 0 {
 			t.Errorf("%s: req/s %q, want > 0", name, row[2])
 		}
-		want := "baseline"
-		if sc := scenarioByName(name); sc != nil {
-			want = "×"
+		want := "×"
+		if name == "bare-handler" || name == "hash-verify" {
+			want = "baseline"
 		}
 		if !strings.Contains(row[3], want) {
 			t.Errorf("%s: ratio column %q, want %q", name, row[3], want)
@@ -83,16 +92,14 @@ func TestBenchShortRunReportsEveryScenario(t *testing.T) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
 		}
 	}
-	for _, name := range defaultScenarios() {
+	for _, name := range defaultBenchScenarios {
 		if !strings.Contains(stderr, "bench: "+name) {
 			t.Errorf("no progress line for %s:\n%s", name, stderr)
 		}
 	}
 }
 
-// runBenchJSON runs `bulwark bench --json args…` and decodes its report,
-// refusing unknown fields.
-func runBenchJSON(t *testing.T, args ...string) (rep benchReport, stderr string) {
+func runBenchJSON(t *testing.T, args ...string) (rep benchpkg.Report, stderr string) {
 	t.Helper()
 	start := time.Now()
 	stdout, stderr, err := runBench(t, nil, append([]string{"--json"}, args...)...)
@@ -176,66 +183,6 @@ func TestBenchAgainstARunningTarget(t *testing.T) {
 	}
 }
 
-func TestParseBenchArgs(t *testing.T) {
-	o, flags, err := parseBenchArgs([]string{"--json", "--scenario=login,mixed", "--concurrency", "8",
-		"--password-hasher", "bcrypt", "--dev", "--allow-remote=false", "--rate=100", "--requests", "500"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !o.json || o.allowRemote || o.concurrency != 8 || o.rate != 100 || o.requests != 500 ||
-		strings.Join(o.scenarios, ",") != "login,mixed" || flags["password-hasher"] != "bcrypt" || len(flags) != 1 {
-		t.Errorf("options %+v, settings %v", o, flags)
-	}
-	if o, _, _ := parseBenchArgs(nil); strings.Join(o.scenarios, ",") != "me-bearer,me-cookie,login,refresh,signup,refresh-storm,mixed" {
-		t.Errorf("default scenarios %v", o.scenarios)
-	}
-
-	bad := []struct {
-		args []string
-		want string
-	}{
-		{[]string{"--scenario", "nope"}, "unknown scenario"},
-		{[]string{"--scenario", "login,login"}, "named twice"},
-		{[]string{"--duration", "6m"}, "--duration"},
-		{[]string{"--duration", "10s", "--max-total", "30s"}, "--max-total"},
-		{[]string{"--concurrency", "0"}, "--concurrency"},
-		{[]string{"--users", "-1"}, "--users"},
-		{[]string{"--rate", "-5"}, "--rate"},
-		{[]string{"--json=maybe"}, "--json"},
-		{[]string{"--duration"}, "needs a value"},
-		{[]string{"stray"}, "unexpected argument"},
-		{[]string{"--scenario", "flood", "--target", "http://127.0.0.1:1"}, "in-process"},
-		{[]string{"--scenario", "flood", "--duration", "5s", "--max-total", "19s"}, "4 runs"},
-	}
-	for _, tt := range bad {
-		if _, _, err := parseBenchArgs(tt.args); err == nil || !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("parseBenchArgs(%q) = %v, want an error about %s", tt.args, err, tt.want)
-		}
-	}
-	if _, _, err := runBench(t, nil, "--addr", "127.0.0.1:9999", "--duration", "100ms"); err == nil || !strings.Contains(err.Error(), "--addr") {
-		t.Errorf("bench --addr = %v, want a refusal", err)
-	}
-}
-
-func TestListenWatcher(t *testing.T) {
-	w := &listenWatcher{addr: make(chan string, 1)}
-	for _, chunk := range []string{`{"msg":"dev mode"}` + "\n" + `{"msg":"liste`, `ning","addr":"127.0.0.1:4321"}` + "\n", `{"msg":"request"}` + "\n"} {
-		if n, err := w.Write([]byte(chunk)); n != len(chunk) || err != nil {
-			t.Fatalf("Write = %d, %v", n, err)
-		}
-	}
-	select {
-	case got := <-w.addr:
-		if got != "127.0.0.1:4321" {
-			t.Errorf("addr %q", got)
-		}
-	default:
-		t.Error("no address found")
-	}
-}
-
-// TestBenchFlood runs the flood scenario briefly: its own server with the
-// default login limits, an idle phase and a flood phase.
 func TestBenchFlood(t *testing.T) {
 	rep, stderr := runBenchJSON(t, "--scenario", "flood", "--duration", "1s", "--users", "4")
 	if len(rep.Scenarios) != 1 || rep.Scenarios[0].Flood == nil {
@@ -252,7 +199,11 @@ func TestBenchFlood(t *testing.T) {
 		t.Errorf("attack rate %v, want 10× hash-verify %v", f.AttackRate, rep.Baselines[1].Throughput)
 	}
 	// Legitimate /v1/me never failed, in either phase, and has figures.
-	for name, ph := range map[string]floodPhase{"idle": f.Idle, "flood": f.Flood} {
+	for _, name := range []string{"idle", "flood"} {
+		ph := f.Idle
+		if name == "flood" {
+			ph = f.Flood
+		}
 		if ph.Me.OK == 0 || ph.Me.OK != ph.Me.Requests || len(ph.Me.Errors) != 0 {
 			t.Errorf("%s: legitimate /v1/me %d ok of %d, errors %v", name, ph.Me.OK, ph.Me.Requests, ph.Me.Errors)
 		}
@@ -290,7 +241,7 @@ func TestBenchFlood(t *testing.T) {
 	}
 	// The table prints the same figures under it.
 	var table bytes.Buffer
-	if err := rep.writeTable(&table); err != nil {
+	if err := rep.WriteTable(&table); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"flood: legit /v1/me (4 clients, bearer): idle p50", "flood: attack answers by status:", "flood: refused (429+503)", "flood: peak RSS during the flood"} {
@@ -302,4 +253,138 @@ func TestBenchFlood(t *testing.T) {
 		t.Errorf("flood table row %q", r)
 	}
 	t.Logf("\n%s", table.String())
+}
+
+func testScale(t *testing.T, database string, extra ...string) (stderr string) {
+	t.Helper()
+	args := append([]string{"--scenario", "scale", "--scale-users", "2000", "--scale-sample", "1500", "--duration", "300ms",
+		"--concurrency", "4"}, extra...)
+	rep, stderr := runBenchJSON(t, args...)
+	if len(rep.Scenarios) != 1 || rep.Scenarios[0].Scale == nil {
+		t.Fatalf("scenarios %+v, want one scale row with its report", rep.Scenarios)
+	}
+	row, s := rep.Scenarios[0], rep.Scenarios[0].Scale
+	if row.Name != "scale" || row.Throughput <= 0 || row.RSSBytes == nil {
+		t.Errorf("scale row %+v", row)
+	}
+	if s.Database != database || s.Target != 1.2 || !strings.Contains(s.PasswordHash, "one argon2id") || s.BearerTokens == "" {
+		t.Errorf("report header: database %q target %v hash %q", s.Database, s.Target, s.PasswordHash)
+	}
+	for _, ph := range []struct {
+		name          string
+		users, sample int
+	}{{"small", 1000, 1000}, {"large", 2000, 1500}} {
+		p := s.Small
+		if ph.name == "large" {
+			p = s.Large
+		}
+		if p.Users != ph.users || p.Sessions != ph.users || p.Sample != ph.sample || p.SeedSeconds <= 0 || p.DatabaseBytes <= 0 || p.BytesPerUser <= 0 {
+			t.Errorf("%s phase: %d users %d sessions %d sampled, seeded in %vs, %d bytes, %v B/user", ph.name, p.Users, p.Sessions, p.Sample, p.SeedSeconds, p.DatabaseBytes, p.BytesPerUser)
+		}
+		var names []string
+		for _, l := range p.Loads {
+			names = append(names, l.Name)
+			if l.Throughput <= 0 || l.Requests == 0 || l.OK != l.Requests || len(l.Errors) != 0 || l.Missed != 0 {
+				t.Errorf("%s %s: throughput %v, %d ok of %d, errors %v %v", ph.name, l.Name, l.Throughput, l.OK, l.Requests, l.Errors, l.ErrorSamples)
+			}
+			if l.Latency.P50 <= 0 || l.Latency.P99 < l.Latency.P50 {
+				t.Errorf("%s %s: latency %+v", ph.name, l.Name, l.Latency)
+			}
+		}
+		if got := strings.Join(names, ","); got != "me-cookie,me-bearer,login" {
+			t.Errorf("%s phase loads %s", ph.name, got)
+		}
+	}
+	if len(s.Ratios) != 3 {
+		t.Fatalf("ratios %+v", s.Ratios)
+	}
+	within := true
+	for _, r := range s.Ratios {
+		if r.P50 <= 0 || r.P99 <= 0 || r.Throughput <= 0 || r.Within != (r.P50 <= 1.2 && r.P99 <= 1.2) {
+			t.Errorf("ratio %+v", r)
+		}
+		within = within && r.Within
+	}
+	if s.Within != within {
+		t.Errorf("within %v, loads say %v", s.Within, within)
+	}
+	for _, want := range []string{"hashed the bench password once", "seeded 1000 users and 1000 sessions into " + database,
+		"seeded 2000 users and 2000 sessions", "scale 2k: 1500 seeded sessions drawn at random accepted by the server",
+		"scale 1k: issued access tokens to 1000 seeded users drawn at random"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+
+	var table bytes.Buffer
+	if err := rep.WriteTable(&table); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"scale: " + database + ", 1k vs 2k users", "B/user", "scale:   me-cookie", "scale:   me-bearer", "scale:   login", "within 1.20× of 1k"} {
+		if !strings.Contains(table.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, table.String())
+		}
+	}
+	if r := tableRows(t, table.String())["scale"]; len(r) < 11 || r[3] != "-" {
+		t.Errorf("scale table row %q", r)
+	}
+	t.Logf("\n%s", table.String())
+	return stderr
+}
+
+func TestBenchScale(t *testing.T) {
+	testScale(t, "sqlite")
+}
+
+func TestBenchScalePostgres(t *testing.T) {
+	base := os.Getenv("BULWARK_TEST_POSTGRES_URL")
+	if base == "" {
+		t.Skip("BULWARK_TEST_POSTGRES_URL not set: scale scenario on PostgreSQL SKIPPED")
+	}
+	stderr := testScale(t, "postgres", "--scale-database-url", base)
+	created := regexp.MustCompile(`created PostgreSQL database (bulwark_bench_[0-9a-f]+)`).FindAllStringSubmatch(stderr, -1)
+	if len(created) != 2 {
+		t.Fatalf("want two databases created, stderr:\n%s", stderr)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	for _, m := range created {
+		var n int
+		if err := conn.QueryRow(ctx, `SELECT COUNT(*) FROM pg_database WHERE datname = $1`, m[1]).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 0 {
+			t.Errorf("database %s was not dropped", m[1])
+		}
+	}
+}
+
+// TestBenchCommandLine: a stray argument is a usage error (exit 2), --help
+// prints the command's help, and the settings it chooses itself are refused.
+func TestBenchCommandLine(t *testing.T) {
+	var ue *usageError
+	if _, _, err := runBench(t, nil, "stray"); !errors.As(err, &ue) || ue.msg != `bench: unexpected argument "stray"` {
+		t.Errorf("bench stray = %v, want a usage error", err)
+	}
+	// Bad values of bench's options are refused as they always were.
+	for _, args := range [][]string{{"--duration"}, {"--scenario", "nope"}, {"--json=maybe"}} {
+		if _, _, err := runBench(t, nil, args...); err == nil || errors.As(err, &ue) {
+			t.Errorf("bench %q = %v, want a refusal", args, err)
+		}
+	}
+	stdout, _, err := runBench(t, nil, "--help")
+	if err != nil || !strings.HasPrefix(stdout, "Usage: bulwark bench [--scenario") {
+		t.Errorf("bench --help = %v, %q", err, stdout)
+	}
+	if _, _, err := runBench(t, nil, "--addr", "127.0.0.1:9999", "--duration", "100ms"); err == nil || !strings.Contains(err.Error(), "--addr") {
+		t.Errorf("bench --addr = %v, want a refusal", err)
+	}
+	if _, _, err := runBench(t, nil, "--scenario", "scale", "--database-url", "sqlite://"+filepath.Join(t.TempDir(), "x.db"), "--duration", "10ms"); err == nil || !strings.Contains(err.Error(), "--scale-database-url") {
+		t.Errorf("bench --scenario scale --database-url = %v, want a refusal naming --scale-database-url", err)
+	}
 }

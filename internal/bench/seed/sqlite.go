@@ -1,4 +1,4 @@
-package sqlite
+package seed
 
 import (
 	"context"
@@ -7,14 +7,16 @@ import (
 	"fmt"
 	"iter"
 	"os"
+	"time"
 
 	"github.com/bulwarkauth/bulwark/internal/auth"
+	"github.com/bulwarkauth/bulwark/internal/sqlite"
 )
 
-// Bulk seeding, for `bulwark bench --scenario scale` only: a million users
-// cannot go through CreateUser one transaction (and one fsync-free but
-// still parsed INSERT) at a time in a reasonable time, let alone through
-// the API, which hashes every password.
+// SQLite seeds a SQLite store. Its rows take the forms of internal/sqlite:
+// times as Unix microseconds (NULL for the zero time).
+type SQLite struct{ *sqlite.DB }
+
 const (
 	// seedBatch rows go in one write transaction: large enough that
 	// commits cost nothing, small enough that the WAL stays a few tens of
@@ -29,31 +31,34 @@ const (
 	seedCacheKiB = 256 << 10
 )
 
-// BenchSeed inserts every user of users and then every session of
-// sessions, with the columns and stored forms CreateUser and CreateSession
-// use, in transactions of seedBatch rows on the write connection with one
-// prepared statement each. It reads each value before asking for the next,
-// so a sequence may yield the same pointer every time, and it holds no
-// more than one batch in memory.
+// Seed inserts every user of users and then every session of sessions,
+// with the columns and stored forms CreateUser and CreateSession use, in
+// transactions of seedBatch rows on the write connection with one prepared
+// statement each. It holds no more than one batch in memory.
 //
 // It refuses, with auth.ErrConflict and before writing anything, a
-// database that already holds a user: bench data must never land in
-// somebody's real database. It is not atomic: a failure part-way leaves
-// the batches already committed.
-func (db *DB) BenchSeed(ctx context.Context, users iter.Seq[*auth.User], sessions iter.Seq[*auth.Session]) error {
-	return wrapErr("bench seed", db.benchSeed(ctx, users, sessions))
+// database that already holds a user. It is not atomic: a failure part-way
+// leaves the batches already committed.
+func (db SQLite) Seed(ctx context.Context, users iter.Seq[*auth.User], sessions iter.Seq[*auth.Session]) error {
+	err := db.RawWrite(ctx, func(conn *sql.Conn) error { return seedSQLite(ctx, conn, users, sessions) })
+	if err != nil {
+		return fmt.Errorf("bench seed: %w", err)
+	}
+	return nil
 }
 
-func (db *DB) benchSeed(ctx context.Context, users iter.Seq[*auth.User], sessions iter.Seq[*auth.Session]) (err error) {
-	if db.closed.Load() {
-		return errClosed
+// userColumns are those of internal/sqlite's CreateUser.
+const userColumns = `id, email, password_hash, email_verified, disabled, created_at, tokens_valid_after`
+
+// timeArg is internal/sqlite's stored form of a time.
+func timeArg(t time.Time) any {
+	if t.IsZero() {
+		return nil
 	}
-	defer db.cache.invalidate() // these writes bypass writeTx
-	conn, err := db.write.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
+	return t.UnixMicro()
+}
+
+func seedSQLite(ctx context.Context, conn *sql.Conn, users iter.Seq[*auth.User], sessions iter.Seq[*auth.Session]) (err error) {
 	var cache int64
 	if err := conn.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&cache); err != nil {
 		return fmt.Errorf("read cache size: %w", err)
@@ -105,9 +110,6 @@ type seedWriter struct {
 	rows       int
 	checkEmpty bool // in the first transaction, before the first row
 }
-
-// errNotEmpty is BenchSeed's refusal.
-var errNotEmpty = fmt.Errorf("%w: the database already holds users; bench seeds only an empty one", auth.ErrConflict)
 
 func (w *seedWriter) exec(ctx context.Context, args ...any) error {
 	if w.tx == nil {
@@ -165,22 +167,23 @@ func (w *seedWriter) rollback() {
 	}
 }
 
-// BenchSize checkpoints the WAL into the database file, truncating it, and
+// Size checkpoints the WAL into the database file, truncating it, and
 // returns the size on disk of the file and its WAL: the database's size
-// after a write burst such as BenchSeed, without the WAL's slack.
-func (db *DB) BenchSize(ctx context.Context) (int64, error) {
-	if db.closed.Load() {
-		return 0, wrapErr("database size", errClosed)
-	}
-	if db.path == ":memory:" {
+// after a write burst such as Seed, without the WAL's slack.
+func (db SQLite) Size(ctx context.Context) (int64, error) {
+	path := db.Path()
+	if path == ":memory:" {
 		return 0, errors.New("database size: an in-memory database has no file")
 	}
-	var busy, logged, moved int
-	if err := db.write.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logged, &moved); err != nil {
-		return 0, wrapErr("database size: checkpoint", err)
+	err := db.RawWrite(ctx, func(conn *sql.Conn) error {
+		var busy, logged, moved int
+		return conn.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logged, &moved)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("database size: checkpoint: %w", err)
 	}
 	var total int64
-	for _, p := range []string{db.path, db.path + "-wal"} {
+	for _, p := range []string{path, path + "-wal"} {
 		fi, err := os.Stat(p)
 		if errors.Is(err, os.ErrNotExist) {
 			continue

@@ -1,36 +1,32 @@
-package postgres
+package seed
 
 import (
 	"context"
 	"fmt"
 	"iter"
+	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/bulwarkauth/bulwark/internal/auth"
+	"github.com/bulwarkauth/bulwark/internal/postgres"
 )
 
-// errNotEmpty is BenchSeed's refusal.
-var errNotEmpty = fmt.Errorf("%w: the database already holds users; bench seeds only an empty one", auth.ErrConflict)
+// Postgres seeds a PostgreSQL store, through its Pool.
+type Postgres struct{ *postgres.DB }
 
-// BenchSeed inserts every user of users and then every session of
-// sessions, for `bulwark bench --scenario scale` only, with the columns and
-// stored forms CreateUser and CreateSession use, through COPY in one
-// transaction: a million users cannot go through the API (which hashes
-// every password) nor through one INSERT each in a reasonable time. It
-// reads each value before asking for the next, so a sequence may yield the
-// same pointer every time; rows are streamed, never held.
+// Seed inserts every user of users and then every session of sessions,
+// with the columns and stored forms CreateUser and CreateSession use,
+// through COPY in one transaction; rows are streamed, never held.
 //
 // It locks both tables and refuses, with auth.ErrConflict and before
-// writing anything, a database that already holds a user: bench data must
-// never land in somebody's real database. It then runs ANALYZE on both
-// tables, as autovacuum would soon after such a load, so that the planner
-// does not take them for the empty tables they were.
-func (db *DB) BenchSeed(ctx context.Context, users iter.Seq[*auth.User], sessions iter.Seq[*auth.Session]) error {
-	if db.closed.Load() {
-		return wrapErr("bench seed", errClosed)
-	}
-	err := db.tx(ctx, func(tx pgx.Tx) error {
+// writing anything, a database that already holds a user. It then runs
+// ANALYZE on both tables, as autovacuum would soon after such a load, so
+// that the planner does not take them for the empty tables they were.
+func (db Postgres) Seed(ctx context.Context, users iter.Seq[*auth.User], sessions iter.Seq[*auth.Session]) error {
+	err := pgx.BeginFunc(ctx, db.Pool(), func(tx pgx.Tx) error {
 		// EXCLUSIVE still lets readers in but no other writer until the
 		// end: nobody can add a user between the check and the copy.
 		if _, err := tx.Exec(ctx, `LOCK TABLE users, sessions IN EXCLUSIVE MODE`); err != nil {
@@ -44,7 +40,7 @@ func (db *DB) BenchSeed(ctx context.Context, users iter.Seq[*auth.User], session
 			return errNotEmpty
 		}
 		userRows, stopUsers := copySource(users, func(u *auth.User) []any {
-			return []any{u.ID, u.Email, u.PasswordHash, u.EmailVerified, u.Disabled, u.CreatedAt, timeArg(u.TokensValidAfter)}
+			return []any{u.ID, u.Email, u.PasswordHash, u.EmailVerified, u.Disabled, u.CreatedAt, pgTimeArg(u.TokensValidAfter)}
 		})
 		defer stopUsers()
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"users"},
@@ -53,7 +49,7 @@ func (db *DB) BenchSeed(ctx context.Context, users iter.Seq[*auth.User], session
 			return fmt.Errorf("copy users: %w", err)
 		}
 		sessionRows, stopSessions := copySource(sessions, func(s *auth.Session) []any {
-			return []any{s.ID, s.UserID, s.TokenHash, s.CreatedAt, timeArg(s.LastSeenAt), s.ExpiresAt, text(s.IP), text(s.UserAgent)}
+			return []any{s.ID, s.UserID, s.TokenHash, s.CreatedAt, pgTimeArg(s.LastSeenAt), s.ExpiresAt, pgText(s.IP), pgText(s.UserAgent)}
 		})
 		defer stopSessions()
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"sessions"},
@@ -64,10 +60,30 @@ func (db *DB) BenchSeed(ctx context.Context, users iter.Seq[*auth.User], session
 		return nil
 	})
 	if err != nil {
-		return wrapErr("bench seed", err)
+		return fmt.Errorf("bench seed: %w", err)
 	}
-	_, err = db.exec(ctx, `ANALYZE users, sessions`)
-	return wrapErr("bench seed: analyze", err)
+	if _, err := db.Pool().Exec(ctx, `ANALYZE users, sessions`); err != nil {
+		return fmt.Errorf("bench seed: analyze: %w", err)
+	}
+	return nil
+}
+
+// pgTimeArg is internal/postgres's stored form of a time: NULL for the
+// zero time.
+func pgTimeArg(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t
+}
+
+// pgText is internal/postgres's stored form of text that came from a
+// client: valid UTF-8 without NUL, which PostgreSQL's text refuses.
+func pgText(s string) string {
+	if utf8.ValidString(s) && !strings.ContainsRune(s, 0) {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
 
 // copySource streams seq to CopyFrom, one row of values at a time. stop
@@ -83,14 +99,17 @@ func copySource[T any](seq iter.Seq[T], values func(T) []any) (src pgx.CopyFromS
 	}), stop
 }
 
-// BenchSize returns the space Bulwark's tables take in the current schema
+// Size returns the space Bulwark's tables take in the current schema
 // (search_path), their indexes and TOAST included: the database's size
 // without the catalogs, which would dwarf a small one.
-func (db *DB) BenchSize(ctx context.Context) (int64, error) {
+func (db Postgres) Size(ctx context.Context) (int64, error) {
 	var n int64
-	err := db.queryRow(ctx, `
+	err := db.Pool().QueryRow(ctx, `
 		SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0)::bigint
 		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')`).Scan(&n)
-	return n, wrapErr("database size", err)
+	if err != nil {
+		return 0, fmt.Errorf("database size: %w", err)
+	}
+	return n, nil
 }

@@ -1,4 +1,4 @@
-package storetest
+package seed_test
 
 import (
 	"context"
@@ -6,33 +6,56 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
 
 	"github.com/bulwarkauth/bulwark/internal/auth"
+	"github.com/bulwarkauth/bulwark/internal/bench/seed"
 	"github.com/bulwarkauth/bulwark/internal/email"
 	"github.com/bulwarkauth/bulwark/internal/memory"
 	"github.com/bulwarkauth/bulwark/internal/password"
+	"github.com/bulwarkauth/bulwark/internal/postgres"
+	"github.com/bulwarkauth/bulwark/internal/sqlite"
+	"github.com/bulwarkauth/bulwark/internal/testutil"
 	"github.com/bulwarkauth/bulwark/internal/token"
 )
 
-// Seeder is a store that `bulwark bench --scenario scale` can fill in bulk.
-type Seeder interface {
-	auth.Store
-	// BenchSeed inserts users, then sessions, into an empty database and
-	// refuses (auth.ErrConflict) one that holds a user.
-	BenchSeed(ctx context.Context, users iter.Seq[*auth.User], sessions iter.Seq[*auth.Session]) error
-	// BenchSize is the database's size in bytes.
-	BenchSize(ctx context.Context) (int64, error)
+func TestSQLite(t *testing.T) {
+	check(t, func(t *testing.T) seed.DB {
+		db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "bulwark.db"), sqlite.AutoMigrate(true))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return seed.SQLite{DB: db}
+	})
 }
 
-// BenchSeed checks a backend's BenchSeed: what it writes reads back exactly
-// as what CreateUser and CreateSession write, the Service signs seeded users
-// in with their password and accepts seeded session tokens, and a database
-// that holds users is refused. open must return a new, empty, migrated store
-// each time it is called.
-func BenchSeed(t *testing.T, open func(t *testing.T) Seeder) {
+func TestPostgres(t *testing.T) {
+	base := os.Getenv("BULWARK_TEST_POSTGRES_URL")
+	if base == "" {
+		t.Skip("!!! BULWARK_TEST_POSTGRES_URL not set: PostgreSQL seeding tests SKIPPED")
+	}
+	check(t, func(t *testing.T) seed.DB {
+		dbURL := testutil.FreshSchema(t, base, "t_seed_")
+		db, err := postgres.Open(context.Background(), dbURL, postgres.AutoMigrate(true), postgres.MaxConns(4))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() }) // before the schema is dropped
+		return seed.Postgres{DB: db}
+	})
+}
+
+// check checks a backend's Seed: what it writes reads back exactly as what
+// CreateUser and CreateSession write, the Service signs seeded users in
+// with their password and accepts seeded session tokens, and a database
+// that holds users is refused. open must return a new, empty, migrated
+// store each time it is called.
+func check(t *testing.T, open func(t *testing.T) seed.DB) {
 	ctx := t.Context()
 	const pw = "a long bench passphrase 42"
 	hasher, err := password.New(password.Config{
@@ -90,8 +113,8 @@ func BenchSeed(t *testing.T, open func(t *testing.T) Seeder) {
 	}
 
 	db := open(t)
-	if err := db.BenchSeed(ctx, seqOf(users), sessionSeq); err != nil {
-		t.Fatalf("BenchSeed: %v", err)
+	if err := db.Seed(ctx, seqOf(users), sessionSeq); err != nil {
+		t.Fatalf("Seed: %v", err)
 	}
 
 	// What the real code writes, through CreateUser and CreateSession on a
@@ -172,21 +195,21 @@ func BenchSeed(t *testing.T, open func(t *testing.T) Seeder) {
 		t.Error("Authenticate with a wrong password succeeded")
 	}
 
-	if size, err := db.BenchSize(ctx); err != nil || size <= 0 {
-		t.Errorf("BenchSize = %d, %v; want > 0", size, err)
+	if size, err := db.Size(ctx); err != nil || size <= 0 {
+		t.Errorf("Size = %d, %v; want > 0", size, err)
 	}
 
 	// A database that holds users is refused, before anything is written.
 	more := []*auth.User{{ID: "usr_more", Email: "more@example.com", PasswordHash: hash, CreatedAt: now}}
-	err = db.BenchSeed(ctx, seqOf(more), func(func(*auth.Session) bool) {})
+	err = db.Seed(ctx, seqOf(more), func(func(*auth.Session) bool) {})
 	if !errors.Is(err, auth.ErrConflict) {
-		t.Errorf("BenchSeed of a database with users = %v, want auth.ErrConflict", err)
+		t.Errorf("Seed of a database with users = %v, want auth.ErrConflict", err)
 	}
 	if _, err := db.UserByEmail(ctx, "more@example.com"); !errors.Is(err, auth.ErrNotFound) {
 		t.Errorf("after the refusal, UserByEmail(more@example.com) = %v, want auth.ErrNotFound", err)
 	}
 	// So is one that holds a user created the usual way.
-	if err := ref.BenchSeed(ctx, seqOf(more), func(func(*auth.Session) bool) {}); !errors.Is(err, auth.ErrConflict) {
-		t.Errorf("BenchSeed of a database with users = %v, want auth.ErrConflict", err)
+	if err := ref.Seed(ctx, seqOf(more), func(func(*auth.Session) bool) {}); !errors.Is(err, auth.ErrConflict) {
+		t.Errorf("Seed of a database with users = %v, want auth.ErrConflict", err)
 	}
 }

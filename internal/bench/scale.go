@@ -1,4 +1,4 @@
-package main
+package bench
 
 // The scale scenario: does Bulwark stay as fast with a million users as
 // with a thousand? It has two phases, each with an in-process server of its
@@ -13,7 +13,7 @@ package main
 // scaleTarget) and the database's size per user.
 //
 // Seeding goes straight into the database, before the phase's server
-// starts, through the stores' BenchSeed (prepared statements in large
+// starts, through internal/bench/seed (prepared statements in large
 // transactions on SQLite, COPY on PostgreSQL): a million signups through
 // the API would hash a million passwords, about 26 ms of CPU each with the
 // default argon2id. Instead bench hashes the bench password once, with the
@@ -71,6 +71,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/bulwarkauth/bulwark/internal/auth"
+	"github.com/bulwarkauth/bulwark/internal/bench/seed"
 	"github.com/bulwarkauth/bulwark/internal/loadgen"
 	"github.com/bulwarkauth/bulwark/internal/password"
 	"github.com/bulwarkauth/bulwark/internal/postgres"
@@ -137,13 +138,6 @@ type scaleRatio struct {
 	Within     bool    `json:"within_target"` // p50 and p99 within Target
 }
 
-// benchSeeder is what the scale scenario needs of a store.
-type benchSeeder interface {
-	BenchSeed(ctx context.Context, users iter.Seq[*auth.User], sessions iter.Seq[*auth.Session]) error
-	BenchSize(ctx context.Context) (int64, error)
-	Close() error
-}
-
 // scaleRun is the state shared by the two phases.
 type scaleRun struct {
 	b      *bencher
@@ -169,12 +163,12 @@ func runScale(ctx context.Context, b *bencher, _ map[string]float64) (benchRow, 
 	}
 	defer os.RemoveAll(dir)
 	forced := benchForced(dir)
-	cfg, err := LoadConfig(func(k string) string {
+	cfg, err := b.deps.LoadConfig(func(k string) string {
 		if v, ok := forced[k]; ok {
 			return v
 		}
 		return b.getenv(k)
-	}, b.flags, true)
+	}, b.flags)
 	if err != nil {
 		return benchRow{}, fmt.Errorf("configuration refused: %w", err)
 	}
@@ -306,7 +300,7 @@ func (sc *scaleRun) start(ctx context.Context, users int, ph *scalePhase) (side 
 	if sc.jwtFlag != "" {
 		flags["jwt-secret"] = sc.jwtFlag
 	}
-	srv, err := startBenchServer(ctx, b.getenv, flags, b.stderr, false)
+	srv, err := startBenchServer(ctx, b.deps, b.getenv, flags, b.stderr, false)
 	if err != nil {
 		return nil, err
 	}
@@ -385,21 +379,25 @@ func pgAdmin(ctx context.Context, adminURL, stmt string) error {
 // seed opens the phase's database, migrates it, seeds it, measures it and
 // closes it, before the phase's server opens it.
 func (sc *scaleRun) seed(ctx context.Context, dbURL string, users iter.Seq[*auth.User], sessions iter.Seq[*auth.Session]) (int64, error) {
-	var db benchSeeder
-	var err error
+	var db seed.DB
 	if sc.driver == "sqlite" {
-		db, err = sqlite.Open(ctx, strings.TrimPrefix(dbURL, "sqlite://"), sqlite.AutoMigrate(true))
+		sdb, err := sqlite.Open(ctx, strings.TrimPrefix(dbURL, "sqlite://"), sqlite.AutoMigrate(true))
+		if err != nil {
+			return 0, err
+		}
+		db = seed.SQLite{DB: sdb}
 	} else {
-		db, err = postgres.Open(ctx, dbURL, postgres.AutoMigrate(true))
-	}
-	if err != nil {
-		return 0, err
+		pdb, err := postgres.Open(ctx, dbURL, postgres.AutoMigrate(true))
+		if err != nil {
+			return 0, err
+		}
+		db = seed.Postgres{DB: pdb}
 	}
 	defer db.Close()
-	if err := db.BenchSeed(ctx, users, sessions); err != nil {
+	if err := db.Seed(ctx, users, sessions); err != nil {
 		return 0, err
 	}
-	size, err := db.BenchSize(ctx)
+	size, err := db.Size(ctx)
 	if err != nil {
 		return 0, err
 	}
