@@ -56,6 +56,7 @@ func tableRows(t *testing.T, out string) map[string][]string {
 }
 
 func TestBenchShortRunReportsEveryScenario(t *testing.T) {
+	loadTest(t)
 	start := time.Now()
 	stdout, stderr, err := runBench(t, map[string]string{"BULWARK_EMAIL_VERIFICATION": "required"},
 		"--duration", "300ms", "--users", "4", "--concurrency", "4", "--storm-clients", "4")
@@ -116,6 +117,7 @@ func runBenchJSON(t *testing.T, args ...string) (rep benchpkg.Report, stderr str
 }
 
 func TestBenchJSON(t *testing.T) {
+	loadTest(t)
 	rep, _ := runBenchJSON(t, "--duration", "200ms", "--users", "2",
 		"--concurrency", "2", "--scenario", "me-bearer,login,refresh-storm", "--storm-clients", "3")
 	if len(rep.Baselines) != 2 || rep.Baselines[0].Name != "bare-handler" || rep.Baselines[1].Name != "hash-verify" {
@@ -167,6 +169,7 @@ func TestBenchRefusesRemoteTargets(t *testing.T) {
 }
 
 func TestBenchAgainstARunningTarget(t *testing.T) {
+	loadTest(t)
 	in := start(t, map[string]string{
 		"BULWARK_DATA_DIR": t.TempDir(), "BULWARK_EMAIL_VERIFICATION": "off",
 		"BULWARK_TOKEN_LIMIT_PER_IP": "1000000/1s", "BULWARK_LOGIN_LIMIT_PER_IP": "1000000/1s",
@@ -184,6 +187,7 @@ func TestBenchAgainstARunningTarget(t *testing.T) {
 }
 
 func TestBenchFlood(t *testing.T) {
+	loadTest(t)
 	rep, stderr := runBenchJSON(t, "--scenario", "flood", "--duration", "1s", "--users", "4")
 	if len(rep.Scenarios) != 1 || rep.Scenarios[0].Flood == nil {
 		t.Fatalf("scenarios %+v, want one flood row with its report", rep.Scenarios)
@@ -333,10 +337,12 @@ func testScale(t *testing.T, database string, extra ...string) (stderr string) {
 }
 
 func TestBenchScale(t *testing.T) {
+	loadTest(t)
 	testScale(t, "sqlite")
 }
 
 func TestBenchScalePostgres(t *testing.T) {
+	loadTest(t)
 	base := os.Getenv("BULWARK_TEST_POSTGRES_URL")
 	if base == "" {
 		t.Skip("BULWARK_TEST_POSTGRES_URL not set: scale scenario on PostgreSQL SKIPPED")
@@ -386,5 +392,16 @@ func TestBenchCommandLine(t *testing.T) {
 	}
 	if _, _, err := runBench(t, nil, "--scenario", "scale", "--database-url", "sqlite://"+filepath.Join(t.TempDir(), "x.db"), "--duration", "10ms"); err == nil || !strings.Contains(err.Error(), "--scale-database-url") {
 		t.Errorf("bench --scenario scale --database-url = %v, want a refusal naming --scale-database-url", err)
+	}
+}
+
+// loadTest skips a load test under the race detector, which slows the
+// server and the load generator some tenfold and turns a measurement into a
+// ten-minute wait. CI runs these without -race, in a section of their own
+// (.ci/run: go test -count=1 -run '^TestBench' ./cmd/bulwark/).
+func loadTest(t *testing.T) {
+	t.Helper()
+	if raceDetector {
+		t.Skip("!!! load test SKIPPED under -race; run: go test -count=1 -run '^TestBench' ./cmd/bulwark/ (CI does)")
 	}
 }
