@@ -152,7 +152,7 @@ func TestUnknownKidRefused(t *testing.T) {
 	refused(t, f.v, other.compact(t, f.header(EdDSA, "ed-2"), f.claims()), errUnknownKey)
 	// A known kid with a signature by another key.
 	refused(t, f.v, other.compact(t, f.header(EdDSA, "ed-1"), f.claims()), errSignature)
-	// Untrusted kid values (STANDARDS item 41).
+	// Untrusted kid values (RFC 8725 §3.10).
 	for _, kid := range []string{"../../../../dev/null", "' OR 1=1--", strings.Repeat("k", 256)} {
 		refused(t, f.v, other.compact(t, f.header(EdDSA, kid), f.claims()), errUnknownKey)
 	}
@@ -379,7 +379,7 @@ func TestMalformedHeaderRefused(t *testing.T) {
 	refused(t, f.v, f.ed.compact(t, f.header(EdDSA, "ed-1"), `[]`), errClaimsJSON)
 }
 
-// STANDARDS item 46 and 40: the compact format only, and the signature
+// draft-ietf-oauth-rfc8725bis "Check JWT Format Type" and RFC 8725 §3.3: the compact format only, and the signature
 // covers every byte.
 func TestFormatRefused(t *testing.T) {
 	f := newFixture(t)

@@ -28,7 +28,7 @@ import (
 	"github.com/bulwarkauth/bulwark/internal/sqlite"
 )
 
-// Server timeouts (STANDARDS item 102): slow-header and slow-body clients are
+// Server timeouts (slowloris, CWE-400): slow-header and slow-body clients are
 // cut off, and idle keep-alive connections do not pile up.
 const (
 	readHeaderTimeout = 5 * time.Second
@@ -130,7 +130,7 @@ func canonicalizeEmails(ctx context.Context, db database, log *slog.Logger) erro
 
 func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	// Records go through a bounded queue: a stuck stdout reader must not
-	// stall authentication (STANDARDS item 92). Drops are counted and
+	// stall authentication (OWASP ASVS 5.0 16.5.2: fail safely). Drops are counted and
 	// reported.
 	logs := logging.NewAsync(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}), 0)
 	defer func() {

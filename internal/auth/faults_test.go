@@ -11,7 +11,7 @@ import (
 )
 
 // These tests inject faults into the store, the limiter and the hasher
-// (STANDARDS items 94 and 106): a failing dependency must deny, never grant,
+// (OWASP ASVS 5.0 16.5.2, 16.5.4): a failing dependency must deny, never grant,
 // answer unavailable (503) or internal, and keep its detail out of the
 // client message.
 

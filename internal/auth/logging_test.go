@@ -32,7 +32,7 @@ func (e *env) withLogger(l *slog.Logger) {
 	e.svc = svc
 }
 
-// TestLogging_FailingSinkDoesNotFailOpen (STANDARDS item 92): a log sink that
+// TestLogging_FailingSinkDoesNotFailOpen (OWASP ASVS 5.0 16.5.2): a log sink that
 // errors changes no decision.
 func TestLogging_FailingSinkDoesNotFailOpen(t *testing.T) {
 	e := newEnv(t, testConfig())

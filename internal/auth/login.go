@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// maxPasswordBytes bounds what is ever given to the hasher (STANDARDS item 2:
+// maxPasswordBytes bounds what is ever given to the hasher (OWASP ASVS 5.0 6.2.9:
 // a hard cap against long-input DoS). The policy's 128 code points fit.
 const maxPasswordBytes = 1024
 

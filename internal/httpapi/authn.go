@@ -9,7 +9,7 @@ import (
 )
 
 // maxAuthorization bounds the Authorization header before any parsing
-// (STANDARDS item 50).
+// (CWE-400).
 const maxAuthorization = 8 << 10
 
 type ctxAuth struct{}

@@ -1596,7 +1596,7 @@ func countUsers(e *env) (int, error) {
 
 // TestFlood_HashingCapacityShedsLoadWith503: with one hashing slot and no
 // queue, parallel logins that cannot get a slot are refused at once with 503
-// and Retry-After instead of piling up (STANDARDS item 103).
+// and Retry-After instead of piling up (CWE-400).
 func TestFlood_HashingCapacityShedsLoadWith503(t *testing.T) {
 	e := newEnv(t, withHasher(password.Config{Algorithm: password.Argon2id, Slots: 1, MaxQueue: -1}),
 		withConfig(func(c *auth.Config) { c.LoginPerIP = auth.Limit{N: 1000, Per: time.Minute} }))

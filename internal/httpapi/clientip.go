@@ -57,8 +57,8 @@ func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
 }
 
 // ipKey is the rate-limit key of an address: an IPv4 address as is, an IPv6
-// address by its /64, since one host commonly holds a whole /64 (STANDARDS
-// item 100).
+// address by its /64, since one host commonly holds a whole /64 (RFC 4291
+// §2.5.4: interface ids are 64 bits).
 func ipKey(a netip.Addr) string {
 	if !a.IsValid() {
 		return "unknown"

@@ -114,7 +114,7 @@ func jwtHeader(t *testing.T, tok string) map[string]string {
 // TestSigningKeys_ES256MalleatedCopyIsRevokedToo: an ES256 signature has a
 // twin (s replaced by n − s) that verifies too, so a second token string
 // carries the same claims. Revocation keys on jti, never on the string: once
-// the token is revoked, the twin is refused as well (STANDARDS item 47).
+// the token is revoked, the twin is refused as well (ASVS 7.4.1).
 func TestSigningKeys_ES256MalleatedCopyIsRevokedToo(t *testing.T) {
 	e := newEnv(t, withManagedKeys(token.ES256))
 	e.signup("twin@example.com")

@@ -1,6 +1,6 @@
 // Package memory holds single-process implementations of Bulwark's
 // ephemeral-state interfaces, for dev mode, single-instance deployments and
-// tests. Everything it keeps in memory is bounded (STANDARDS 100, 105).
+// tests. Everything it keeps in memory is bounded (CWE-400; OWASP ASVS 5.0 2.4.1).
 package memory
 
 import (

@@ -41,7 +41,7 @@ const (
 )
 
 // Bounds on a parsed argon2id hash, so that a hostile stored hash cannot
-// exhaust memory or CPU (STANDARDS item 103). They are also the upper bounds
+// exhaust memory or CPU (CWE-400). They are also the upper bounds
 // of a configuration.
 const (
 	argon2MaxMemory  = 1 << 20 // KiB: 1 GiB

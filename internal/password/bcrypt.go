@@ -24,7 +24,7 @@ const (
 const bcryptMaxInput = 72
 
 // Bounds on a parsed bcrypt cost. 4 is bcrypt's own minimum; a hostile
-// stored cost of 31 would run for hours (STANDARDS item 103).
+// stored cost of 31 would run for hours (CWE-400).
 const (
 	bcryptParseMinCost = bcrypt.MinCost
 	bcryptParseMaxCost = MaxBcryptCost

@@ -4,8 +4,8 @@
 // # Input
 //
 // Every function takes a password that the caller has already passed through
-// Normalize: valid UTF-8, NFKC-normalised (NIST SP 800-63B §5.1.1.2; STANDARDS
-// item 6). Passwords are never trimmed and never truncated.
+// Normalize: valid UTF-8, NFKC-normalised (NIST SP 800-63B §5.1.1.2;
+// ASVS 6.2.10). Passwords are never trimmed and never truncated.
 //
 // # Encodings
 //
@@ -45,7 +45,7 @@
 // # Parsing bounds
 //
 // Stored hashes are parsed as untrusted input: a hostile or corrupt row must
-// not make one verification exhaust memory or CPU (STANDARDS item 103).
+// not make one verification exhaust memory or CPU (CWE-400).
 // argon2id: 8·p ≤ m ≤ 1 GiB (1048576 KiB), 1 ≤ t ≤ 10, 1 ≤ p ≤ 16,
 // salt 8 to 64 bytes, key 16 to 64 bytes. bcrypt: cost 4 to 15.
 //
@@ -56,7 +56,7 @@
 // m, t, p or key length, a salt shorter than 16 bytes, another bcrypt cost,
 // or a plain imported bcrypt hash. The caller then stores a fresh Hash of the
 // password it just verified (OWASP Password Storage Cheat Sheet, "Upgrading
-// the work factor"; STANDARDS item 9).
+// the work factor"; ASVS 11.4.2).
 //
 // # Capacity
 //
@@ -66,7 +66,7 @@
 // callers are already waiting; otherwise it gets auth.ErrBusy at once, to be
 // answered with 503 and Retry-After: RetryAfter. So no more than Slots
 // argon2id computations hold memory at any time (m·Slots in all) and no
-// request waits long (ASVS 15.1.3, 15.2.2; STANDARDS item 103).
+// request waits long (ASVS 15.1.3, 15.2.2).
 //
 // # Uniform cost
 //

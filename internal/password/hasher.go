@@ -45,7 +45,7 @@ func malformed(format string, args ...any) error {
 // Default pool sizes.
 const (
 	// DefaultMaxWait is how long a caller waits for a slot by default.
-	// STANDARDS item 103 allows up to 2 s; 1 s keeps a refused login well
+	// Our rule allows up to 2 s; 1 s keeps a refused login well
 	// inside client timeouts.
 	DefaultMaxWait = time.Second
 	// DefaultQueuePerSlot sets the default MaxQueue to 8 waiting callers per
@@ -306,7 +306,7 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, reha
 
 // VerifyDummy verifies password against a hash made at construction with the
 // configured parameters and discards the result, so that a login for an
-// unknown email costs what a real one does (ASVS 6.3.8; STANDARDS item 13).
+// unknown email costs what a real one does (ASVS 6.3.8).
 // It holds a slot like Verify and returns auth.ErrBusy or ctx's error when it
 // gets none.
 func (h *Hasher) VerifyDummy(ctx context.Context, password string) error {

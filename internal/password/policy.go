@@ -44,7 +44,7 @@ var commonPasswords string
 // Normalize returns the NFKC normalisation of pw (NIST SP 800-63B
 // §5.1.1.2), and false if pw is not valid UTF-8, which must be refused
 // rather than repaired: two different invalid strings would otherwise become
-// the same password (STANDARDS item 6). Apply it before Check, Hash and
+// the same password (ASVS 6.2.10). Apply it before Check, Hash and
 // Verify alike.
 func Normalize(pw string) (string, bool) {
 	if !utf8.ValidString(pw) {

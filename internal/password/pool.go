@@ -42,7 +42,7 @@ const (
 // admission by predicted wait: a caller that would not get a slot within
 // half of maxWait is refused at once rather than held until it times out, so that
 // under a flood a refusal costs the caller microseconds, not maxWait
-// (STANDARDS item 103: refuse with 503 + Retry-After when no slot frees in
+// (CWE-400: refuse with 503 + Retry-After when no slot frees in
 // time).
 //
 // Callers whose context carries auth.HashPriority (a valid device token for

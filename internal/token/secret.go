@@ -56,7 +56,7 @@ func DecodeSecret(s string) ([]byte, error) {
 }
 
 // NewJTI returns a new token id: 128 bits from crypto/rand, base64url
-// without padding (22 characters). STANDARDS item 47 wants a random jti on
+// without padding (22 characters). OWASP ASVS 5.0 7.4.1 needs a random jti on
 // every access token so that one token can be denied.
 func NewJTI() string {
 	var b [16]byte

@@ -22,7 +22,7 @@
 // integer NumericDates (RFC 7519 §2, whole seconds: sub-second parts of the
 // times given to Issue are truncated), jti is 128 random bits (NewJTI) and
 // sid is the public id of the refresh family the token was born from. No
-// other claim is written (ASVS 14.2.6, STANDARDS item 49: no PII).
+// other claim is written (ASVS 14.2.6: no PII).
 //
 // # Keys
 //
@@ -46,15 +46,15 @@
 // Verify accepts a token only if every one of these holds, checked roughly in
 // this order, so that cheap checks on untrusted input come first:
 //
-//  1. It is at most MaxTokenLen bytes (STANDARDS item 50), checked before any
+//  1. It is at most MaxTokenLen bytes (a bounded parse cost, CWE-400), checked before any
 //     decoding.
 //  2. It contains only the characters [A-Za-z0-9-_.] and exactly two dots
-//     (8725bis "Check JWT Format Type", STANDARDS item 46): this refuses the
+//     (8725bis "Check JWT Format Type"): this refuses the
 //     JSON serialization, JWE (five segments), '=' padding, and whitespace
 //     or newlines (which Go's base64 decoder would otherwise skip).
 //  3. Every segment is canonical base64url: the unused trailing bits of the
 //     last character are zero (RFC 4648 §3.5), so no two strings decode to
-//     one token (STANDARDS item 47, token malleability).
+//     one token (token malleability: revocation by jti, ASVS 7.4.1).
 //  4. The header alg is exactly "HS256": an allowlist, not a blocklist, so
 //     "none" in any letter case, RS256, ES256, HS384 and the rest all fail
 //     (RFC 8725 §3.1, §3.2; ASVS 9.1.2).
@@ -104,7 +104,7 @@ const (
 	MinSecretLen = 32
 
 	// MaxTokenLen is the longest token Verify will look at, in bytes. Longer
-	// input is refused before it is decoded (STANDARDS item 50). Bulwark's own
+	// input is refused before it is decoded (CWE-400). Bulwark's own
 	// tokens are about 350 bytes.
 	MaxTokenLen = 8 << 10
 

@@ -218,7 +218,7 @@ func TestIssueRefuses(t *testing.T) {
 	}
 }
 
-// TestVerifyRejects covers STANDARDS items 39–47 and 50. Unless a case is
+// TestVerifyRejects covers RFC 8725 §3.1–§3.12 and the format rules of 8725bis. Unless a case is
 // about the key or the signature, its token is signed with the server's
 // secret, so that only the check under test can refuse it; want names the
 // reason Verify must give, so a case fails if the token is refused for
@@ -598,7 +598,7 @@ func TestConcurrent(t *testing.T) {
 
 // FuzzVerify checks that Verify never panics and that the only strings it
 // accepts are byte for byte the tokens Issue writes: no malleated copy of a
-// token verifies (STANDARDS item 47).
+// token verifies (ASVS 7.4.1: revocation by jti).
 func FuzzVerify(f *testing.F) {
 	iss := newTestIssuer(f)
 	tok, err := iss.Issue(testClaims())
