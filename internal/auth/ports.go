@@ -28,7 +28,7 @@ type hashPriorityKey struct{}
 // in to the account before (a valid device token for the email). A
 // PasswordHasher serves such callers before the others, so that a
 // credential-stuffing flood, which holds no such token, cannot keep the
-// account's owner out (issue 4).
+// account's owner out.
 func WithHashPriority(ctx context.Context) context.Context {
 	return context.WithValue(ctx, hashPriorityKey{}, true)
 }

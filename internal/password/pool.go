@@ -48,7 +48,7 @@ const (
 // Callers whose context carries auth.HashPriority (a valid device token for
 // the email: docs/api.md, "Rate limits and lockout") wait in a queue of their own that is served
 // first: a credential-stuffing flood fills the normal queue, and the users
-// who signed in from this client before still get in (issue 4).
+// who signed in from this client before still get in.
 type pool struct {
 	size     int
 	maxQueue int // per class

@@ -13,7 +13,7 @@ import (
 // The read cache holds the answers of the two reads every authenticated
 // request makes (SessionWithUser for a cookie, UserForAccess for a bearer
 // token), so that a request whose answer has not changed costs no SQL
-// (issue 4: the query was 60 % of a bearer /v1/me in the profile).
+// (the query was 60 % of a bearer /v1/me in the profile).
 //
 // It is exact for this process: every write goes through writeTx, which
 // moves the generation after it ends, and an entry is used only while the
