@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/bulwarkauth/bulwark/internal/auth"
@@ -44,16 +43,11 @@ func clients(ctx context.Context, args []string, getenv func(string) string, std
 		return usagef("clients: create NAME, list or revoke ID")
 	}
 	cfg := cmd.cfg
-	db, err := openStore(ctx, cfg, cfg.AutoMigrate, nil)
+	db, err := openMigrated(ctx, cfg, nil)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if pending, err := db.Pending(ctx); err != nil {
-		return err
-	} else if len(pending) > 0 {
-		return fmt.Errorf("database has %d pending migrations (%s): run `bulwark migrate` first", len(pending), strings.Join(pending, ", "))
-	}
 	enc := json.NewEncoder(stdout)
 	switch action {
 	case "create":

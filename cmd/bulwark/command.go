@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"slices"
@@ -121,16 +120,8 @@ func (c *command) openDatabase(ctx context.Context) (database, auth.Sealer, erro
 	if err != nil {
 		return nil, nil, err
 	}
-	db, err := openStore(ctx, c.cfg, c.cfg.AutoMigrate, keys)
+	db, err := openMigrated(ctx, c.cfg, keys)
 	if err != nil {
-		return nil, nil, err
-	}
-	pending, err := db.Pending(ctx)
-	if err == nil && len(pending) > 0 {
-		err = fmt.Errorf("database has %d pending migrations (%s): run `bulwark migrate` or set BULWARK_AUTO_MIGRATE=true", len(pending), strings.Join(pending, ", "))
-	}
-	if err != nil {
-		db.Close()
 		return nil, nil, err
 	}
 	return db, keys, nil

@@ -95,6 +95,26 @@ func openStore(ctx context.Context, cfg *Config, migrate bool, sealer auth.Seale
 	return sqlite.Open(ctx, cfg.SQLitePath, sqlite.AutoMigrate(migrate), sqlite.WithSealer(sealer))
 }
 
+// openMigrated opens the configured database as serve and the operator
+// commands use it: pending migrations are applied when BULWARK_AUTO_MIGRATE
+// is on (the default) and refused otherwise. sealer may be nil for commands
+// that keep nothing sealed.
+func openMigrated(ctx context.Context, cfg *Config, sealer auth.Sealer) (database, error) {
+	db, err := openStore(ctx, cfg, cfg.AutoMigrate, sealer)
+	if err != nil {
+		return nil, err
+	}
+	pending, err := db.Pending(ctx)
+	if err == nil && len(pending) > 0 {
+		err = fmt.Errorf("database has %d pending migrations (%s): run `bulwark migrate` or set BULWARK_AUTO_MIGRATE=true", len(pending), strings.Join(pending, ", "))
+	}
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
 func migrate(ctx context.Context, cfg *Config, stdout io.Writer) error {
 	log := newLogger(stdout, cfg.LogLevel)
 	db, err := openStore(ctx, cfg, false, nil)
@@ -160,16 +180,11 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	db, err := openStore(ctx, cfg, cfg.AutoMigrate, keys)
+	db, err := openMigrated(ctx, cfg, keys)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if pending, err := db.Pending(ctx); err != nil {
-		return err
-	} else if len(pending) > 0 {
-		return fmt.Errorf("database has %d pending migrations (%s): run `bulwark migrate` or set BULWARK_AUTO_MIGRATE=true", len(pending), strings.Join(pending, ", "))
-	}
 	if cfg.AutoMigrate {
 		if err := canonicalizeEmails(ctx, db, log); err != nil {
 			return err

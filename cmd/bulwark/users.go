@@ -53,16 +53,11 @@ func usersCommand(ctx context.Context, args []string, getenv func(string) string
 	if cmd.bools["dry-run"] && action != "import" || cmd.bools["with-hashes"] && action != "export" {
 		return usagef("users: --dry-run is a flag of import, --with-hashes of export")
 	}
-	db, err := openStore(ctx, cmd.cfg, cmd.cfg.AutoMigrate, nil)
+	db, err := openMigrated(ctx, cmd.cfg, nil)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if pending, err := db.Pending(ctx); err != nil {
-		return err
-	} else if len(pending) > 0 {
-		return fmt.Errorf("database has %d pending migrations (%s): run `bulwark migrate` first", len(pending), strings.Join(pending, ", "))
-	}
 	admin, err := auth.NewAdmin(db, email.Canonical, time.Now, cmd.log)
 	if err != nil {
 		return err
