@@ -3,7 +3,9 @@ package main
 import (
 	"bufio"
 	"io"
+	"net"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -123,5 +125,36 @@ func TestServeAdminListenerOff(t *testing.T) {
 	}), &out, &out)
 	if err == nil || !strings.Contains(err.Error(), "BULWARK_ADMIN_ADDR") {
 		t.Fatalf("same admin and public address: %v", err)
+	}
+}
+
+// TestServeBusyAdminPort: `serve --dev` starts whatever holds the admin
+// port (the metrics are lost, with a warning); production refuses to start,
+// saying which setting to change.
+func TestServeBusyAdminPort(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	in := start(t, map[string]string{"BULWARK_DATA_DIR": t.TempDir(), "BULWARK_ADMIN_ADDR": busy.Addr().String()}, "serve", "--dev")
+	if in.admin != "" || !strings.Contains(in.stdout.String(), "admin listener not started") {
+		t.Fatalf("dev with a busy admin port: admin %q, log:\n%s", in.admin, in.stdout.String())
+	}
+	in.expect(in.call("GET", "/healthz", nil), 200)
+
+	dir := t.TempDir()
+	var out strings.Builder
+	err = run(t.Context(), []string{"bulwark", "serve"}, envFunc(map[string]string{
+		"BULWARK_ADDR":               "127.0.0.1:0",
+		"BULWARK_ADMIN_ADDR":         busy.Addr().String(),
+		"BULWARK_PUBLIC_URL":         "https://auth.example.com",
+		"BULWARK_DATABASE_URL":       "sqlite://" + filepath.Join(dir, "b.db"),
+		"BULWARK_MAIL_URL":           "file://" + filepath.Join(dir, "outbox"),
+		"BULWARK_KEY_ENCRYPTION_KEY": kek32,
+		"BULWARK_HASH_WORKER":        "inline",
+	}), &out, &out)
+	if err == nil || !strings.Contains(err.Error(), "BULWARK_ADMIN_ADDR") {
+		t.Fatalf("production with a busy admin port: %v", err)
 	}
 }

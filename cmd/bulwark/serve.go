@@ -232,10 +232,21 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	var admin *http.Server
 	var adminLn net.Listener
 	if cfg.AdminAddr != "" {
-		if adminLn, err = net.Listen("tcp", cfg.AdminAddr); err != nil {
+		adminLn, err = net.Listen("tcp", cfg.AdminAddr)
+		switch {
+		case err != nil && cfg.Dev:
+			// `serve --dev` must start on any machine: a busy admin port
+			// costs the metrics, not the server.
+			log.Warn("admin listener not started: its address is taken; set BULWARK_ADMIN_ADDR to another address, or off",
+				"addr", cfg.AdminAddr, "error", err.Error())
+			adminLn = nil
+		case err != nil:
 			return fmt.Errorf("BULWARK_ADMIN_ADDR: listen: %w (set another address, or off)", err)
+		default:
+			defer adminLn.Close()
 		}
-		defer adminLn.Close()
+	}
+	if adminLn != nil {
 		admin = &http.Server{
 			Handler:           httpapi.AdminHandler(met.Handler(), readiness),
 			ReadHeaderTimeout: readHeaderTimeout,
