@@ -67,6 +67,11 @@ type Hub struct {
 	mu   sync.Mutex
 	subs map[*subscriber]struct{}
 	last int64 // newest event id handed to the subscribers
+	// stale is set when a wake found no subscriber and read nothing: every
+	// write transaction wakes the hub, and without a listener the read
+	// would be wasted. The next subscriber brings last up to date first
+	// (catchUp).
+	stale bool
 }
 
 type frame struct {
@@ -162,6 +167,14 @@ func (h *Hub) Run(ctx context.Context) {
 func (h *Hub) pump(ctx context.Context) error {
 	for {
 		h.mu.Lock()
+		if len(h.subs) == 0 || h.stale {
+			// Nobody listens, or the first subscriber after that has not
+			// caught up yet: its snapshot, read after catchUp, holds
+			// every event committed until then.
+			h.stale = true
+			h.mu.Unlock()
+			return nil
+		}
 		after := h.last
 		h.mu.Unlock()
 		evs, _, err := h.store.RevocationsAfter(ctx, after, pageSize)
@@ -195,6 +208,31 @@ func (h *Hub) broadcast(frames []*frame) {
 		}
 	}
 	h.last = frames[len(frames)-1].id
+}
+
+// catchUp brings last to the newest event after wakes that read nothing
+// because nobody listened. It runs after the caller subscribed and before it
+// reads its snapshot or replay: what that read returns covers every event up
+// to the newest id read here, so no event the caller needs is skipped.
+// Events a concurrent pump hands out twice are skipped by id.
+func (h *Hub) catchUp(ctx context.Context) error {
+	h.mu.Lock()
+	stale := h.stale
+	h.mu.Unlock()
+	if !stale {
+		return nil
+	}
+	latest, err := h.store.LatestRevocation(ctx)
+	if err != nil {
+		return err
+	}
+	h.mu.Lock()
+	if h.stale {
+		h.last = max(h.last, latest)
+		h.stale = false
+	}
+	h.mu.Unlock()
+	return nil
 }
 
 // Subscribers returns how many streams are open.
@@ -264,6 +302,9 @@ func (h *Hub) Stream(w http.ResponseWriter, r *http.Request, cursor string) erro
 		return ErrUnavailable
 	}
 	defer h.unsubscribe(s)
+	if err := h.catchUp(setup); err != nil {
+		return err
+	}
 
 	// What comes first: the events after a good cursor, or a snapshot. The
 	// subscription is taken before the read, so that nothing committed

@@ -204,3 +204,56 @@ func TestStreamRefusals(t *testing.T) {
 		t.Error("a refused stream stayed subscribed")
 	}
 }
+
+// countingStore counts the event reads of the hub.
+type countingStore struct {
+	memStore
+	mu    sync.Mutex
+	reads int
+}
+
+func (c *countingStore) RevocationsAfter(ctx context.Context, after int64, limit int) ([]auth.RevocationEvent, bool, error) {
+	c.mu.Lock()
+	c.reads++
+	c.mu.Unlock()
+	return c.memStore.RevocationsAfter(ctx, after, limit)
+}
+
+func (c *countingStore) readCount() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reads
+}
+
+// TestNoReadsWithoutSubscribers: every write transaction wakes the hub; with
+// nobody listening it reads nothing. The first subscriber after that gets a
+// snapshot that covers what happened meanwhile, then every new event once.
+func TestNoReadsWithoutSubscribers(t *testing.T) {
+	store := &countingStore{}
+	hub := revfeed.New(store, nil, revfeed.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go hub.Run(ctx)
+	waitUntil(t, "hub watching", func() bool { store.memStore.mu.Lock(); defer store.memStore.mu.Unlock(); return store.wake != nil })
+	for range 50 {
+		store.add(1)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := store.readCount(); n != 0 {
+		t.Fatalf("%d event reads with no subscriber, want 0", n)
+	}
+
+	w := &writer{hdr: http.Header{}}
+	req := httptest.NewRequest("GET", "/v1/token/revocations", nil).WithContext(ctx)
+	go func() { _ = hub.Stream(w, req, "") }()
+	waitUntil(t, "snapshot", func() bool { return w.count("event: snapshot") == 1 })
+	if w.count("id: 50\n") != 1 {
+		t.Fatal("the snapshot does not cover the 50 events written meanwhile")
+	}
+	store.add(2)
+	waitUntil(t, "two live events", func() bool { return w.count("event: revoked") == 2 })
+	time.Sleep(50 * time.Millisecond)
+	if n := w.count("event: revoked"); n != 2 {
+		t.Fatalf("%d revoked events, want exactly the 2 new ones", n)
+	}
+}
