@@ -237,8 +237,10 @@ func BenchmarkMeCookie(b *testing.B) {
 
 // BenchmarkMeBearer is GET /v1/me with an access token: signature and
 // claims, the deny list and the user in SQLite per request.
-func BenchmarkMeBearer(b *testing.B) {
-	e := newBenchEnv(b)
+func BenchmarkMeBearer(b *testing.B) { benchMeBearer(b, newBenchEnv(b)) }
+
+// benchMeBearer measures GET /v1/me by bearer on e (HS256 or managed keys).
+func benchMeBearer(b *testing.B, e *benchEnv) {
 	e.signup(b, "bench@example.com")
 	access, _, err := e.tokenLogin(e.client, "bench@example.com")
 	if err != nil {

@@ -14,22 +14,5 @@ func BenchmarkMeBearerEdDSA(b *testing.B) { benchMeBearerManaged(b, token.EdDSA)
 func BenchmarkMeBearerES256(b *testing.B) { benchMeBearerManaged(b, token.ES256) }
 
 func benchMeBearerManaged(b *testing.B, alg string) {
-	e := newBenchEnv(b, withManagedKeys(alg))
-	e.signup(b, "bench@example.com")
-	access, _, err := e.tokenLogin(e.client, "bench@example.com")
-	if err != nil {
-		b.Fatal(err)
-	}
-	u := e.srv.URL + "/v1/me"
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if err := benchGet(e.client, u, nil, access); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-	reportOpsPerSec(b)
+	benchMeBearer(b, newBenchEnv(b, withManagedKeys(alg)))
 }
