@@ -47,9 +47,9 @@ func adminUserView(u auth.UserSummary) adminUserJSON {
 // then the admin role, checked on the server for every request (OWASP ASVS
 // 5.0 8.2.1); anyone else gets 403 forbidden.
 func (s *Server) admin(h func(a *auth.Admin, w http.ResponseWriter, r *http.Request)) http.Handler {
-	a, adminErr := s.svc.Admin() // once per route, not per request
 	return s.authenticated(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if adminErr != nil {
+		a, err := s.svc.Admin()
+		if err != nil {
 			s.writeError(w, r, &auth.Error{Code: auth.CodeNotFound, Message: "The admin API is not available with this store."})
 			return
 		}
