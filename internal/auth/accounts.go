@@ -186,7 +186,7 @@ func (s *Service) signupExisting(ctx context.Context, cl Client, u *User, pw str
 	}
 	err = s.queueMail(ctx, u.Email, "already_registered", map[string]string{
 		"sign_in_url": s.cfg.PublicURL + "/sign-in",
-		"reset_url":   s.cfg.PublicURL + "/forgot-password",
+		"reset_url":   s.forgotPasswordURL(),
 	})
 	if err != nil {
 		return nil, err

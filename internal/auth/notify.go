@@ -109,7 +109,7 @@ func (s *Service) notify(ctx context.Context, cl Client, u *User, n Notice, deta
 	}
 	now := s.now().UTC().Truncate(time.Second)
 	data := map[string]string{
-		"reset_url":  s.cfg.PublicURL + "/forgot-password",
+		"reset_url":  s.forgotPasswordURL(),
 		"time":       now.Format(noticeTimeLayout),
 		"time_iso":   now.Format(noticeTimeISOLayout),
 		"ip":         noticeIP(cl.IP),

@@ -350,3 +350,29 @@ func TestNotify_DocumentedAndTested(t *testing.T) {
 		t.Errorf("notify.go has %d notices, noticeCases %d", n, len(noticeCases))
 	}
 }
+
+// TestNotify_ForgotPasswordPage checks that the notices and the
+// already_registered mail link to the configured forgot-password page.
+func TestNotify_ForgotPasswordPage(t *testing.T) {
+	cfg := testConfig()
+	cfg.ForgotPasswordURL = "https://app.example.test/account/forgot-password"
+	e := newEnv(t, cfg)
+	u := e.signup("jane@example.com", testPassword, true)
+	e.mails()
+	e.exec(`DELETE FROM mail_outbox`)
+	if err := e.svc.Notify(e.ctx, e.cl, u, auth.NoticeMFAEnabled, "totp"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Signup(e.ctx, e.cl, "jane@example.com", otherPassword); err != nil {
+		t.Fatal(err)
+	}
+	ms := e.mails()
+	if len(ms) != 2 {
+		t.Fatalf("%d mails, want the notice and already_registered", len(ms))
+	}
+	for _, m := range ms {
+		if m.Data["reset_url"] != cfg.ForgotPasswordURL {
+			t.Errorf("%s: reset_url %q, want %q", m.Template, m.Data["reset_url"], cfg.ForgotPasswordURL)
+		}
+	}
+}
