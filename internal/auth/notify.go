@@ -82,7 +82,8 @@ const (
 // address and user agent as cl gives them (the agent cut to 200
 // characters, with control and format characters, '"' and "://" made
 // harmless: a user agent is chosen by whoever sent the request), the
-// forgot-password page as a fixed link (never a token: nothing in a notice
+// forgot-password page (Config.ForgotPasswordURL) as its one link, fixed
+// (never a token: nothing in a notice
 // signs anyone in or changes anything) and the advice for an owner who did
 // not do it. A notice is never skipped: a disabled or unverified account
 // is told too, at its address.
@@ -97,8 +98,8 @@ const (
 // sees a failure and the request_failed log line says why (the error never
 // holds mail data). The change itself stays made; retrying it (changing the
 // password again, say) sends the notice again. A caller for which a failed
-// notice must not fail the request (the second-factor failure, which
-// already answers with an error of its own) logs it and goes on.
+// notice must not change the answer (the second-factor failure, which
+// answers with an error of its own) may log it and go on.
 func (s *Service) notify(ctx context.Context, cl Client, u *User, n Notice, detail string) error {
 	field, ok := noticeDetail[n]
 	if !ok {
