@@ -186,7 +186,7 @@ func (s *Service) signupExisting(ctx context.Context, cl Client, u *User, pw str
 	}
 	err = s.queueMail(ctx, u.Email, "already_registered", map[string]string{
 		"sign_in_url": s.cfg.PublicURL + "/sign-in",
-		"reset_url":   s.cfg.PublicURL + "/forgot-password",
+		"reset_url":   s.forgotPasswordURL(),
 	})
 	if err != nil {
 		return nil, err
@@ -294,6 +294,7 @@ func (s *Service) User(ctx context.Context, id string) (*User, error) {
 // current one. Every other session and refresh family of the user is revoked,
 // and every access token issued before now stops working (the caller's
 // current session or family, named in cur, is kept so the client can go on).
+// The owner is mailed the password_changed notice (notify).
 func (s *Service) ChangePassword(ctx context.Context, cl Client, cur Current, current, next string) error {
 	u, err := s.User(ctx, cur.UserID)
 	if err != nil {
@@ -319,7 +320,7 @@ func (s *Service) ChangePassword(ctx context.Context, cl Client, cur Current, cu
 		return storeErr("change password", err)
 	}
 	s.audit(ctx, cl, Event{Name: EventPasswordChanged, UserID: u.ID, Email: u.Email})
-	return s.queueMail(ctx, u.Email, "password_changed", map[string]string{"reset_url": s.cfg.PublicURL + "/forgot-password"})
+	return s.notify(ctx, cl, u, NoticePasswordChanged, "")
 }
 
 // checkPassword checks the password of a signed-in user (a password change,

@@ -26,6 +26,11 @@ type Config struct {
 	// Referer. Empty: PublicURL + "/verify-email" and "/reset-password".
 	VerifyEmailURL   string
 	ResetPasswordURL string
+	// ForgotPasswordURL is the application's forgot-password page: the one
+	// link of the security notices (notify) and the reset link of the
+	// already_registered mail. It takes no token. Empty: PublicURL +
+	// "/forgot-password".
+	ForgotPasswordURL string
 
 	RequireVerification bool
 
@@ -391,6 +396,14 @@ func (s *Service) queueMail(ctx context.Context, to, template string, data map[s
 	}
 	s.mailQueued()
 	return nil
+}
+
+// forgotPasswordURL is the forgot-password page mails link to.
+func (s *Service) forgotPasswordURL() string {
+	if s.cfg.ForgotPasswordURL != "" {
+		return s.cfg.ForgotPasswordURL
+	}
+	return s.cfg.PublicURL + "/forgot-password"
 }
 
 // link builds a mail link to page (the configured URL of the application's
