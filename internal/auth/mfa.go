@@ -571,6 +571,8 @@ func (s *Service) FactorAdded(ctx context.Context, cl Client, cur *Current, u *U
 	n := NoticeMFAEnabled
 	if m == MethodPasskey {
 		n = NoticePasskeyAdded
+	} else {
+		detail = string(m)
 	}
 	s.tell(ctx, cl, u, n, detail)
 	return fc, nil
@@ -620,6 +622,8 @@ func (s *Service) FactorRemoved(ctx context.Context, cl Client, cur *Current, u 
 	n := NoticeMFADisabled
 	if m == MethodPasskey {
 		n = NoticePasskeyRemoved
+	} else {
+		detail = string(m)
 	}
 	s.tell(ctx, cl, u, n, detail)
 	return nil
