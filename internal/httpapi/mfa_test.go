@@ -20,7 +20,7 @@ import (
 	"github.com/bulwarkauth/bulwark/internal/auth"
 )
 
-func totpCode(t *testing.T, secret string, at time.Time) string {
+func totpCode(t testing.TB, secret string, at time.Time) string {
 	t.Helper()
 	c, err := totp.GenerateCodeCustom(secret, at, totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
 	if err != nil {
