@@ -547,3 +547,29 @@ func TestMFA_NothingSecretInTheLog(t *testing.T) {
 		}
 	}
 }
+
+// TestMFA_ResetDoesNotBypassTheSecondFactor: a password reset signs nobody
+// in and leaves TOTP on (ASVS 6.4.3); the new password alone is still only a
+// pending login, and a pending login made before the reset is void.
+func TestMFA_ResetDoesNotBypassTheSecondFactor(t *testing.T) {
+	e := newEnv(t, testConfig())
+	m := e.enableTOTP("reset-mfa@example.com")
+	before := e.pending("reset-mfa@example.com", auth.ModeToken)
+	if err := e.svc.ForgotPassword(e.ctx, e.cl, "reset-mfa@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	const next = "an entirely new passphrase 42"
+	if err := e.svc.ResetPassword(e.ctx, e.cl, e.mailToken("reset-mfa@example.com", "password_reset"), next); err != nil {
+		t.Fatal(err)
+	}
+	l, err := e.svc.Authenticate(e.ctx, e.cl, "reset-mfa@example.com", next, auth.ModeToken)
+	if err != nil || l.MFA == nil || l.Complete() {
+		t.Fatalf("login after a reset = %+v, %v; want a pending login", l, err)
+	}
+	e.nextStep()
+	_, _, err = e.svc.Challenge(e.ctx, e.cl, before, totpAt(t, m.secret, e.clock.Now()), "")
+	wantCode(t, err, auth.CodeInvalidToken)
+	if _, _, err := e.svc.Challenge(e.ctx, e.cl, l.MFA.Token.Reveal(), totpAt(t, m.secret, e.clock.Now()), ""); err != nil {
+		t.Fatalf("challenge after the reset: %v", err)
+	}
+}
