@@ -262,3 +262,25 @@ func TestMFA_ReauthAndBearerStepUp(t *testing.T) {
 		t.Fatalf("recovery codes: %s", r.Body)
 	}
 }
+
+// TestMFA_AdminSeesSecondFactors: the admin API's list and detail show which
+// second factors a user has (never the factors themselves).
+func TestMFA_AdminSeesSecondFactors(t *testing.T) {
+	e := newEnv(t)
+	admin, _ := adminToken(t, e, "root.mfa@example.com")
+	const email = "admin.sees@example.com"
+	e.signup(email)
+	tk := e.tokenLogin(email, strongPassword)
+	r := e.do(req{method: "POST", path: "/v1/mfa/totp/enroll", bearer: tk.access})
+	expectStatus(t, r, 200)
+	expectStatus(t, e.do(req{method: "POST", path: "/v1/mfa/totp/confirm", bearer: tk.access,
+		body: map[string]string{"code": totpCode(t, r.str("secret"), e.clock.Now())}}), 200)
+	id := userID(t, e, email)
+	for _, path := range []string{"/v1/admin/users/" + id, "/v1/admin/users?q=admin.sees"} {
+		r := e.do(req{method: "GET", path: path, bearer: admin})
+		expectStatus(t, r, 200)
+		if !bytes.Contains(r.Body, []byte(`"mfa":{"totp":true,"passkeys":0}`)) {
+			t.Errorf("GET %s: %s", path, r.Body)
+		}
+	}
+}
