@@ -188,7 +188,9 @@ func (a *Admin) Act(ctx context.Context, cl Client, actor, id, action string) er
 	case AdminEnable:
 		_, err = a.users.SetDisabled(ctx, u.ID, false, now)
 	case AdminUnlock:
-		err = a.users.ClearLoginFailures(ctx, u.Email)
+		if err = a.users.ClearLoginFailures(ctx, u.Email); err == nil {
+			err = a.users.ClearLoginFailures(ctx, mfaLockKey(u.Email))
+		}
 	case AdminRevokeSessions:
 		_, err = a.users.RevokeAll(ctx, u.ID, now)
 	case AdminDelete:

@@ -59,8 +59,8 @@ func (l *Login) Complete() bool {
 //
 // On an account with a second factor a correct password establishes nothing:
 // the Login carries an MFAChallenge (mode says what the completed login
-// will produce), the lockout reservation of this check stays counted until
-// the second factor succeeds, and no device token is given.
+// will produce) and no device token; while the account's second factors are
+// locked (CompleteMFA) it is refused with account_locked.
 func (s *Service) Authenticate(ctx context.Context, cl Client, rawEmail, password string, mode LoginMode) (*Login, error) {
 	l, err := s.authenticate(ctx, cl, rawEmail, password, mode)
 	s.observer.Login(err)
@@ -136,19 +136,21 @@ func (s *Service) authenticate(ctx context.Context, cl Client, rawEmail, passwor
 	if rehash {
 		s.upgradeHash(ctx, u, pw)
 	}
+	if err := s.store.ClearLoginFailures(ctx, email); err != nil {
+		return nil, storeErr("login", err)
+	}
 	if u.HasMFA() {
-		// The failure count is not cleared: the password alone is not a
-		// success, and clearing it here would let whoever knows the
-		// password guess second factors without end (NIST SP 800-63B-4
-		// §3.2.2: consecutive failures counted per account).
+		// The right password clears the password's failures, never the
+		// second factor's: those have a counter of their own (mfaLockKey),
+		// so whoever knows the password cannot reset it by signing in again.
+		if err := s.secondFactorLocked(ctx, cl, u); err != nil {
+			return nil, err
+		}
 		ch, err := s.startMFA(ctx, cl, u, mode, trusted)
 		if err != nil {
 			return nil, err
 		}
 		return &Login{User: u, MFA: ch}, nil
-	}
-	if err := s.store.ClearLoginFailures(ctx, email); err != nil {
-		return nil, storeErr("login", err)
 	}
 	methods := Methods{MethodPassword}
 	s.audit(ctx, cl, Event{Name: EventLoginSucceeded, UserID: u.ID, Email: email, Methods: methods})

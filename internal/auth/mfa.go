@@ -87,7 +87,13 @@ func (s *Service) startMFA(ctx context.Context, cl Client, u *User, mode LoginMo
 	if u.Passkeys > 0 {
 		methods = append(methods, string(MethodPasskey))
 	}
-	methods = append(methods, string(MethodRecoveryCode))
+	codes, err := s.store.RecoveryCodes(ctx, u.ID)
+	if err != nil {
+		return nil, storeErr("start mfa", err)
+	}
+	if len(codes) > 0 {
+		methods = append(methods, string(MethodRecoveryCode))
+	}
 	s.audit(ctx, cl, Event{Name: EventMFARequired, UserID: u.ID, Email: u.Email})
 	return &MFAChallenge{Token: tok, Methods: methods, ExpiresAt: t.ExpiresAt}, nil
 }
@@ -132,8 +138,8 @@ type SecondFactor func(ctx context.Context, u *User) (m Method, ok bool, err err
 
 // CompleteMFA redeems a pending login with a second factor. Every attempt
 // counts toward the per-IP token limit and the per-email login limit, and
-// reserves one check under the account's lockout like a password (OWASP
-// ASVS 5.0 6.3.1, 6.6.3; NIST SP 800-63B-4 §3.2.2: every factor is
+// reserves one check under the account's second-factor lockout (mfaLockKey;
+// OWASP ASVS 5.0 6.3.1, 6.6.3; NIST SP 800-63B-4 §3.2.2: every factor is
 // throttled). A failure counts against the pending login, which the fifth
 // consumes; the first failure of a pending login tells the user by mail that
 // someone who knows their password is trying. A success spends the pending
@@ -150,7 +156,7 @@ func (s *Service) CompleteMFA(ctx context.Context, cl Client, token string, chec
 	if err := s.limit(ctx, cl, "login_email", u.Email, s.cfg.LoginPerEmail, u.Email); err != nil {
 		return nil, "", err
 	}
-	if err := s.reserveCheck(ctx, cl, u.Email, u.ID); err != nil {
+	if err := s.reserveFactor(ctx, cl, u); err != nil {
 		return nil, "", err
 	}
 	m, ok, err := check(ctx, u)
@@ -164,12 +170,12 @@ func (s *Service) CompleteMFA(ctx context.Context, cl Client, token string, chec
 			return nil, "", storeErr("mfa challenge", err)
 		}
 		s.audit(ctx, cl, Event{Name: EventMFAFailed, UserID: u.ID, Email: u.Email, Reason: "wrong_" + string(m), Methods: Methods{m}})
-		lock, err := s.store.LoginLockout(ctx, u.Email)
+		lock, err := s.store.LoginLockout(ctx, mfaLockKey(u.Email))
 		if err != nil {
 			return nil, "", storeErr("mfa challenge", err)
 		}
 		if lock.Failures == s.cfg.LockoutThreshold {
-			s.audit(ctx, cl, Event{Name: EventAccountLocked, UserID: u.ID, Email: u.Email})
+			s.audit(ctx, cl, Event{Name: EventAccountLocked, UserID: u.ID, Email: u.Email, Reason: "second_factor"})
 		}
 		if n == 1 {
 			s.tell(ctx, cl, u, NoticeSecondFactorFailed, string(m))
@@ -183,12 +189,61 @@ func (s *Service) CompleteMFA(ctx context.Context, cl Client, token string, chec
 		}
 		return nil, "", storeErr("mfa challenge", err)
 	}
-	if err := s.store.ClearLoginFailures(ctx, u.Email); err != nil {
-		return nil, "", storeErr("mfa challenge", err)
+	for _, key := range []string{mfaLockKey(u.Email), u.Email} {
+		if err := s.store.ClearLoginFailures(ctx, key); err != nil {
+			return nil, "", storeErr("mfa challenge", err)
+		}
 	}
 	methods := t.Methods.With(m)
 	s.audit(ctx, cl, Event{Name: EventLoginSucceeded, UserID: u.ID, Email: u.Email, Methods: methods})
 	return &Login{User: u, Methods: methods, DeviceToken: s.deviceToken(u.Email, u.CredentialVersion), NewDevice: !t.Trusted}, t.Mode, nil
+}
+
+// mfaLockKey is the lockout key of an account's second factors: a counter
+// apart from the password's (keyed by the address itself), kept in the same
+// store with the same threshold and duration. A correct password clears
+// the password's counter, never this one; only a second factor that
+// succeeds, or an admin's unlock, does. A password reset does not: email is
+// no second factor.
+func mfaLockKey(email string) string { return "mfa:" + email }
+
+// reserveFactor reserves one second-factor check for u before it is made,
+// atomically, as reserveCheck does for passwords (OWASP ASVS 5.0 6.3.1,
+// NIST SP 800-63B-4 §3.2.2: at most the threshold of checks per lockout
+// period, on any number of instances).
+func (s *Service) reserveFactor(ctx context.Context, cl Client, u *User) error {
+	now := s.now().UTC()
+	lock, ok, err := s.store.ReserveLoginAttempt(ctx, mfaLockKey(u.Email), now, s.cfg.LockoutThreshold, s.cfg.LockoutDuration)
+	if err != nil {
+		return storeErr("mfa challenge", err)
+	}
+	if ok {
+		return nil
+	}
+	return s.factorLockedError(ctx, cl, u, lock, now)
+}
+
+// secondFactorLocked refuses a password login of u while its second factors
+// are locked: no pending login is made that could only fail.
+func (s *Service) secondFactorLocked(ctx context.Context, cl Client, u *User) error {
+	lock, err := s.store.LoginLockout(ctx, mfaLockKey(u.Email))
+	if err != nil {
+		return storeErr("login", err)
+	}
+	now := s.now().UTC()
+	if !lock.LockedUntil.After(now) {
+		return nil
+	}
+	return s.factorLockedError(ctx, cl, u, lock, now)
+}
+
+func (s *Service) factorLockedError(ctx context.Context, cl Client, u *User, lock Lockout, now time.Time) error {
+	retry := lock.LockedUntil.Sub(now)
+	if retry <= 0 {
+		retry = s.cfg.LockoutDuration
+	}
+	s.audit(ctx, cl, Event{Name: EventMFAFailed, UserID: u.ID, Email: u.Email, Reason: "account_locked"})
+	return &Error{Code: CodeAccountLocked, Message: "Too many failed attempts. Try again later.", RetryAfter: retry}
 }
 
 // Challenge redeems a pending login with a TOTP code or a recovery code

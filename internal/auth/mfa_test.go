@@ -200,11 +200,7 @@ func TestMFA_CodesWorkOnceAndOnlyNearNow(t *testing.T) {
 }
 
 func TestMFA_ParallelRedemptionsOfOneCode(t *testing.T) {
-	cfg := testConfig()
-	// Each pending login's password check stays counted until a second
-	// factor succeeds: room for 8 of them and 8 challenges.
-	cfg.LockoutThreshold = 50
-	e := newEnv(t, cfg)
+	e := newEnv(t, testConfig())
 	m := e.enableTOTP("parallel@example.com")
 	e.nextStep()
 	const n = 8
@@ -264,12 +260,17 @@ func TestMFA_TokenExpiresAndFifthFailureSpendsIt(t *testing.T) {
 }
 
 // TestMFA_FailedFactorsCountTowardTheLockout: whoever knows the password gets
-// at most the lockout threshold of checks per lockout period, counting the
-// password checks, across as many pending logins as they start; then even
-// the right password and code are refused until the lock ends.
+// at most the lockout threshold of second-factor checks per lockout period,
+// across as many pending logins as they start (a correct password does not
+// clear that count); then even the right password and code are refused
+// until the lock ends. Pending logins left unanswered count for nothing.
 func TestMFA_FailedFactorsCountTowardTheLockout(t *testing.T) {
 	e := newEnv(t, testConfig())
 	m := e.enableTOTP("guess@example.com")
+	// A user who gives up at the code prompt again and again locks nothing.
+	for range 3 * e.cfg.LockoutThreshold {
+		e.pending("guess@example.com", auth.ModeToken)
+	}
 	e.nextStep()
 	right := totpAt(t, m.secret, e.clock.Now())
 	wrong := "000000"
@@ -296,13 +297,16 @@ func TestMFA_FailedFactorsCountTowardTheLockout(t *testing.T) {
 		}
 	}
 	wantCode(t, err, auth.CodeAccountLocked)
-	if guesses >= e.cfg.LockoutThreshold {
-		t.Fatalf("%d wrong codes were checked before the lock; want fewer than the threshold %d (password checks count too)", guesses, e.cfg.LockoutThreshold)
+	if guesses != e.cfg.LockoutThreshold {
+		t.Fatalf("%d wrong codes were checked before the lock; want the threshold, %d", guesses, e.cfg.LockoutThreshold)
 	}
 	_, err = e.svc.Authenticate(e.ctx, e.cl, "guess@example.com", mfaPW, auth.ModeToken)
 	wantCode(t, err, auth.CodeAccountLocked)
-	if n := strings.Count(e.logs.String(), `"event":"mfa_failed"`); n != guesses {
-		t.Errorf("%d mfa_failed events, want %d", n, guesses)
+	if n := strings.Count(e.logs.String(), `"event":"mfa_failed"`); n < guesses {
+		t.Errorf("%d mfa_failed events, want at least %d", n, guesses)
+	}
+	if n := strings.Count(e.logs.String(), `"event":"account_locked"`); n != 1 {
+		t.Errorf("%d account_locked events, want 1", n)
 	}
 	// The lock ends by itself; the right factors then work and clear it.
 	e.clock.Advance(e.cfg.LockoutDuration + time.Second)
@@ -311,9 +315,9 @@ func TestMFA_FailedFactorsCountTowardTheLockout(t *testing.T) {
 	if _, _, err := e.svc.Challenge(e.ctx, e.cl, tok, totpAt(t, m.secret, e.clock.Now()), ""); err != nil {
 		t.Fatalf("after the lock: %v", err)
 	}
-	lock, err := e.db.LoginLockout(e.ctx, "guess@example.com")
+	lock, err := e.db.LoginLockout(e.ctx, "mfa:guess@example.com")
 	if err != nil || lock.Failures != 0 {
-		t.Errorf("lockout after a success = %+v, %v; want cleared", lock, err)
+		t.Errorf("second-factor lockout after a success = %+v, %v; want cleared", lock, err)
 	}
 }
 
@@ -572,4 +576,27 @@ func TestMFA_ResetDoesNotBypassTheSecondFactor(t *testing.T) {
 	if _, _, err := e.svc.Challenge(e.ctx, e.cl, l.MFA.Token.Reveal(), totpAt(t, m.secret, e.clock.Now()), ""); err != nil {
 		t.Fatalf("challenge after the reset: %v", err)
 	}
+}
+
+// TestMFA_ResetDoesNotUnlockTheSecondFactor: email is no second factor, so a
+// password reset clears the password's lockout and leaves the second
+// factor's; an admin's unlock clears both.
+func TestMFA_ResetDoesNotUnlockTheSecondFactor(t *testing.T) {
+	e := newEnv(t, testConfig())
+	e.enableTOTP("locked-mfa@example.com")
+	for range e.cfg.LockoutThreshold {
+		_, _, err := e.svc.Challenge(e.ctx, e.cl, e.pending("locked-mfa@example.com", auth.ModeToken), "", "aaaaa-aaaaa")
+		wantCode(t, err, auth.CodeInvalidCode)
+	}
+	_, err := e.svc.Authenticate(e.ctx, e.cl, "locked-mfa@example.com", mfaPW, auth.ModeToken)
+	wantCode(t, err, auth.CodeAccountLocked)
+	if err := e.svc.ForgotPassword(e.ctx, e.cl, "locked-mfa@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	const next = "an entirely new passphrase 43"
+	if err := e.svc.ResetPassword(e.ctx, e.cl, e.mailToken("locked-mfa@example.com", "password_reset"), next); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.svc.Authenticate(e.ctx, e.cl, "locked-mfa@example.com", next, auth.ModeToken)
+	wantCode(t, err, auth.CodeAccountLocked)
 }

@@ -266,7 +266,7 @@ func TestMFA_ReauthAndBearerStepUp(t *testing.T) {
 // TestMFA_AdminSeesSecondFactors: the admin API's list and detail show which
 // second factors a user has (never the factors themselves).
 func TestMFA_AdminSeesSecondFactors(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t, withConfig(func(c *auth.Config) { c.LoginPerEmail = auth.Limit{N: 100, Per: time.Minute} }))
 	admin, _ := adminToken(t, e, "root.mfa@example.com")
 	const email = "admin.sees@example.com"
 	e.signup(email)
@@ -282,5 +282,20 @@ func TestMFA_AdminSeesSecondFactors(t *testing.T) {
 		if !bytes.Contains(r.Body, []byte(`"mfa":{"totp":true,"passkeys":0}`)) {
 			t.Errorf("GET %s: %s", path, r.Body)
 		}
+	}
+	// An admin's unlock clears the second factor's lockout too.
+	login := func() *resp {
+		return e.post("/v1/token", map[string]string{"grant_type": "password", "email": email, "password": strongPassword})
+	}
+	for range e.cfg.LockoutThreshold {
+		r := e.post("/v1/mfa/challenge", map[string]string{"mfa_token": login().str("mfa_token"), "recovery_code": "aaaaa-aaaaa"})
+		expectStatus(t, r, 401)
+	}
+	if r := login(); r.Status != 429 || r.code() != "account_locked" {
+		t.Fatalf("after %d wrong codes: %d %s", e.cfg.LockoutThreshold, r.Status, r.Body)
+	}
+	expectStatus(t, e.do(req{method: "POST", path: "/v1/admin/users/" + id + "/unlock", bearer: admin}), 200)
+	if r := login(); r.Status != 200 || r.str("mfa_token") == "" {
+		t.Fatalf("after the admin's unlock: %d %s", r.Status, r.Body)
 	}
 }
