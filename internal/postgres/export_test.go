@@ -24,3 +24,10 @@ func (db *DB) Int64ForTest(ctx context.Context, query string, args ...any) (int6
 	err := db.pool.QueryRow(ctx, query, args...).Scan(&n)
 	return n, err
 }
+
+// ExecForTest runs one statement (storetest uses it for rows no method
+// writes).
+func (db *DB) ExecForTest(ctx context.Context, query string) error {
+	_, err := db.pool.Exec(ctx, query)
+	return err
+}

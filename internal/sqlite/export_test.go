@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"io/fs"
 )
 
@@ -27,3 +28,12 @@ func (db *DB) CacheHits() uint64 { return db.cache.hits.Load() }
 
 // WriteStmts is how many write statements are prepared.
 func (db *DB) WriteStmts() int64 { return db.writeStmtCount.Load() }
+
+// ExecForTest runs one statement on the write connection, as an operator's
+// sqlite3 would (storetest uses it for rows no method writes).
+func (db *DB) ExecForTest(ctx context.Context, query string) error {
+	return db.RawWrite(ctx, func(conn *sql.Conn) error {
+		_, err := conn.ExecContext(ctx, query)
+		return err
+	})
+}

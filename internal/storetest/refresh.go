@@ -34,6 +34,7 @@ func newFamily(t *testing.T, s auth.Store, userID string, createdAt, expiresAt t
 		ExpiresAt:  expiresAt,
 		IP:         "2001:db8::1",
 		UserAgent:  "storetest-cli/1.0",
+		Methods:    auth.Methods{auth.MethodPassword},
 	}
 	first := &auth.RefreshToken{Hash: randHash(t), FamilyID: f.ID, CreatedAt: createdAt}
 	noErr(t, "CreateRefreshFamily", s.CreateRefreshFamily(ctx(t), f, first))

@@ -55,6 +55,7 @@ func Run(t *testing.T, open func(t *testing.T) auth.Store) {
 		{"Secret", secretTests},
 		{"Store", storeTests},
 		{"Admin", adminTests},
+		{"MFA", mfaTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
