@@ -38,7 +38,7 @@ func (db *DB) Purge(ctx context.Context, now time.Time) (int64, error) {
 			`DELETE FROM refresh_families WHERE revoked_at < $1 OR expires_at < $1`,
 			`DELETE FROM login_failures WHERE expires_at <= $1`,
 			`DELETE FROM rate_limits WHERE expires_at < $1`,
-			`DELETE FROM mfa_tokens WHERE used_at IS NOT NULL OR expires_at < $1`,
+			`DELETE FROM mfa_tokens WHERE used_at IS NOT NULL OR expires_at <= $1`,
 		} {
 			tag, err := tx.Exec(ctx, q, now)
 			if err != nil {
