@@ -471,5 +471,8 @@ func authConfig(c *Config) auth.Config {
 		EmailPerIP:          c.EmailLimitPerIP,
 		SignupPerIP:         c.SignupLimitPerIP,
 		TokenPerIP:          c.TokenLimitPerIP,
+		WebAuthnRPID:        c.WebAuthnRPID,
+		WebAuthnOrigins:     c.WebAuthnOrigins,
+		WebAuthnRPName:      c.WebAuthnRPName,
 	}
 }

@@ -50,6 +50,13 @@ type Config struct {
 	EmailPerIP    Limit
 	SignupPerIP   Limit
 	TokenPerIP    Limit
+
+	// WebAuthnRPID, WebAuthnOrigins and WebAuthnRPName are the WebAuthn
+	// relying party (docs/configuration.md, "Passkeys"). An empty RP ID
+	// turns passkeys off.
+	WebAuthnRPID    string
+	WebAuthnOrigins []string
+	WebAuthnRPName  string
 }
 
 // DefaultConfig returns the defaults.
