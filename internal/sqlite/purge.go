@@ -17,6 +17,8 @@ import (
 //     dead family is refused whether or not its row exists;
 //   - login-failure rows whose window and lock ended at or before now
 //     (their failures no longer count: the next one starts from zero);
+//   - WebAuthn ceremonies (issued challenges) that expired at or before
+//     now;
 //   - revocation-feed events older than auth.RevocationRetention, but
 //     never the newest (revocations.go).
 //
@@ -45,6 +47,7 @@ func (db *DB) Purge(ctx context.Context, now time.Time) (int64, error) {
 			`DELETE FROM one_time_tokens WHERE used_at IS NOT NULL OR expires_at < ?1`,
 			`DELETE FROM refresh_families WHERE revoked_at < ?1 OR expires_at < ?1`,
 			`DELETE FROM login_failures WHERE expires_at <= ?1`,
+			`DELETE FROM webauthn_ceremonies WHERE expires_at <= ?1`,
 		} {
 			res, err := db.txExec(ctx, tx, q, at)
 			if err != nil {
