@@ -94,3 +94,70 @@ type PasskeyStore interface {
 	// ErrNotFound when the ceremony does not exist.
 	CeremonyFailed(ctx context.Context, challengeHash []byte, max int) (int, error)
 }
+
+// WebAuthnRP is the cryptographic half of WebAuthn ceremonies: option
+// building and the verification steps of WebAuthn L3 §7.1 and §7.2
+// (internal/passkey, over go-webauthn). The Service keeps the policy:
+// where challenges are stored, who may finish which ceremony, counters,
+// clones and what a success grants.
+type WebAuthnRP interface {
+	// BeginRegistration makes PublicKeyCredentialCreationOptions for u
+	// (resident key and user verification required, no attestation),
+	// excluding the given passkeys.
+	BeginRegistration(u PasskeyUser, exclude []Passkey) (*PasskeyOptions, error)
+	// ResponseChallenge reads the challenge a RegistrationResponseJSON or
+	// AuthenticationResponseJSON answers, from its clientDataJSON, and
+	// verifies nothing.
+	ResponseChallenge(response []byte) ([]byte, error)
+	// FinishRegistration verifies a RegistrationResponseJSON against the
+	// ceremony's session data and returns the passkey to store (without
+	// ID, Name or times).
+	FinishRegistration(u PasskeyUser, session, response []byte) (*Passkey, error)
+	// BeginLogin makes PublicKeyCredentialRequestOptions: allowCredentials
+	// from allow (empty for discoverable credentials), userVerification
+	// "required" or "preferred".
+	BeginLogin(allow []Passkey, userVerification string) (*PasskeyOptions, error)
+	// ParseAssertion parses an AuthenticationResponseJSON without
+	// verifying it.
+	ParseAssertion(response []byte) (*PasskeyAssertion, error)
+	// VerifyAssertion verifies a parsed assertion against the ceremony's
+	// session data and the stored passkey p of the user with handle, and
+	// reports what the authenticator data says. It does not judge the
+	// signature counter.
+	VerifyAssertion(a *PasskeyAssertion, session, handle []byte, p *Passkey) (*PasskeyUse, error)
+}
+
+// PasskeyUser is the user entity of a registration (WebAuthn L3 §5.4.3).
+type PasskeyUser struct {
+	Handle      []byte // random, never personal data
+	Name        string // what the authenticator shows: the email
+	DisplayName string
+}
+
+// PasskeyOptions are the options of a new ceremony.
+type PasskeyOptions struct {
+	// Options is the PublicKeyCredentialCreationOptionsJSON or
+	// PublicKeyCredentialRequestOptionsJSON given to the browser.
+	Options []byte
+	// Challenge is the raw challenge in Options.
+	Challenge []byte
+	// Session is what FinishRegistration and VerifyAssertion need again,
+	// kept server-side in the ceremony.
+	Session []byte
+}
+
+// PasskeyAssertion is a parsed, not yet verified, assertion.
+type PasskeyAssertion struct {
+	CredentialID []byte
+	UserHandle   []byte // empty when the authenticator gave none
+	Challenge    []byte
+	Parsed       any // the WebAuthnRP's own parsed form
+}
+
+// PasskeyUse is what a verified assertion's authenticator data says.
+type PasskeyUse struct {
+	SignCount      uint32
+	UserVerified   bool
+	BackupEligible bool
+	BackupState    bool
+}
