@@ -40,6 +40,10 @@ type Config struct {
 	// VerifyEmailURL and ResetPasswordURL are the application pages mail
 	// links point at (BULWARK_APP_URL + BULWARK_*_PATH).
 	VerifyEmailURL, ResetPasswordURL string
+	// ForgotPasswordURL is the application's forgot-password page
+	// (BULWARK_APP_URL + "/forgot-password"), the one link of the security
+	// notices.
+	ForgotPasswordURL string
 	// TLSCert and TLSKey are file paths, both set or both empty.
 	TLSCert string
 	TLSKey  string
@@ -667,7 +671,8 @@ func devPublicURL(addr string) string {
 // mailLinks sets the pages mail links point at: BULWARK_APP_URL (the
 // application's base URL, the public URL by default) followed by
 // BULWARK_VERIFY_EMAIL_PATH and BULWARK_RESET_PASSWORD_PATH. The token is
-// appended as a fragment, so a path may carry a query but no fragment.
+// appended as a fragment, so a path may carry a query but no fragment. The
+// forgot-password page, which takes no token, is "/forgot-password" there.
 func (l *configLoader) mailLinks(c *Config, dev bool) {
 	base := c.PublicURL
 	if v := l.value("APP_URL"); v != "" {
@@ -689,6 +694,7 @@ func (l *configLoader) mailLinks(c *Config, dev bool) {
 	if base != nil {
 		c.VerifyEmailURL = base.String() + verify
 		c.ResetPasswordURL = base.String() + reset
+		c.ForgotPasswordURL = base.String() + "/forgot-password"
 	}
 }
 

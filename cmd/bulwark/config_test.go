@@ -82,6 +82,7 @@ func TestLoadConfigDevDefaults(t *testing.T) {
 		AdminAddr:                 "127.0.0.1:8081",
 		VerifyEmailURL:            "http://127.0.0.1:8080/verify-email",
 		ResetPasswordURL:          "http://127.0.0.1:8080/reset-password",
+		ForgotPasswordURL:         "http://127.0.0.1:8080/forgot-password",
 		LogLevel:                  slog.LevelInfo,
 		DataDir:                   "./data",
 		DatabaseURL:               "sqlite://data/bulwark.db",
@@ -605,16 +606,19 @@ func TestRedactURL(t *testing.T) {
 
 func TestLoadConfigMailLinks(t *testing.T) {
 	c := load(t, prodEnv(), nil, false)
-	if c.VerifyEmailURL != "https://auth.example.com/verify-email" || c.ResetPasswordURL != "https://auth.example.com/reset-password" {
-		t.Fatalf("default links %q %q", c.VerifyEmailURL, c.ResetPasswordURL)
+	if c.VerifyEmailURL != "https://auth.example.com/verify-email" || c.ResetPasswordURL != "https://auth.example.com/reset-password" || c.ForgotPasswordURL != "https://auth.example.com/forgot-password" {
+		t.Fatalf("default links %q %q %q", c.VerifyEmailURL, c.ResetPasswordURL, c.ForgotPasswordURL)
 	}
 	m := prodEnv()
 	m["BULWARK_APP_URL"] = "https://App.example.com/account/"
 	m["BULWARK_VERIFY_EMAIL_PATH"] = "/confirm"
 	m["BULWARK_RESET_PASSWORD_PATH"] = "/auth?step=reset"
 	c = load(t, m, nil, false)
-	if c.VerifyEmailURL != "https://app.example.com/account/confirm" || c.ResetPasswordURL != "https://app.example.com/account/auth?step=reset" {
-		t.Fatalf("configured links %q %q", c.VerifyEmailURL, c.ResetPasswordURL)
+	if c.VerifyEmailURL != "https://app.example.com/account/confirm" || c.ResetPasswordURL != "https://app.example.com/account/auth?step=reset" || c.ForgotPasswordURL != "https://app.example.com/account/forgot-password" {
+		t.Fatalf("configured links %q %q %q", c.VerifyEmailURL, c.ResetPasswordURL, c.ForgotPasswordURL)
+	}
+	if ac := authConfig(c); ac.VerifyEmailURL != c.VerifyEmailURL || ac.ResetPasswordURL != c.ResetPasswordURL || ac.ForgotPasswordURL != c.ForgotPasswordURL {
+		t.Fatalf("the service is given links %q %q %q", ac.VerifyEmailURL, ac.ResetPasswordURL, ac.ForgotPasswordURL)
 	}
 	for setting, bad := range map[string]string{
 		"BULWARK_APP_URL":             "http://app.example.com", // production needs https

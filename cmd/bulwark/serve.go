@@ -454,6 +454,7 @@ func authConfig(c *Config) auth.Config {
 		PublicURL:           c.PublicURL.String(),
 		VerifyEmailURL:      c.VerifyEmailURL,
 		ResetPasswordURL:    c.ResetPasswordURL,
+		ForgotPasswordURL:   c.ForgotPasswordURL,
 		RequireVerification: c.EmailVerificationRequired,
 		SessionTTL:          c.SessionTTL,
 		SessionIdleTTL:      c.SessionIdleTTL,

@@ -186,7 +186,7 @@ func (s *Service) signupExisting(ctx context.Context, cl Client, u *User, pw str
 	}
 	err = s.queueMail(ctx, u.Email, "already_registered", map[string]string{
 		"sign_in_url": s.cfg.PublicURL + "/sign-in",
-		"reset_url":   s.cfg.PublicURL + "/forgot-password",
+		"reset_url":   s.forgotPasswordURL(),
 	})
 	if err != nil {
 		return nil, err
@@ -294,58 +294,18 @@ func (s *Service) User(ctx context.Context, id string) (*User, error) {
 // current one. Every other session and refresh family of the user is revoked,
 // and every access token issued before now stops working (the caller's
 // current session or family, named in cur, is kept so the client can go on).
+// The owner is mailed the password_changed notice (notify).
 func (s *Service) ChangePassword(ctx context.Context, cl Client, cur Current, current, next string) error {
 	u, err := s.User(ctx, cur.UserID)
 	if err != nil {
 		return err
 	}
-	if err := s.limit(ctx, cl, "login_email", u.Email, s.cfg.LoginPerEmail, u.Email); err != nil {
-		return err
-	}
-	// A stolen session must not make a way around the lockout: the current
-	// password is checked under the same per-email reservation as a login.
-	reserved := !s.deviceValid(cl.DeviceToken, u.Email, u.CredentialVersion)
-	if reserved {
-		if err := s.reserveCheck(ctx, cl, u.Email, u.ID); err != nil {
-			return err
-		}
-	}
-	curPW, ok := s.normalize(current)
-	if !ok {
-		return invalidField("current_password", "must be valid UTF-8")
-	}
 	newPW, err := s.newPassword("new_password", next, u.Email)
 	if err != nil {
 		return err
 	}
-	match, _, err := s.hasher.Verify(ctx, curPW, u.PasswordHash)
-	if hashNoAnswer(err) {
-		return hashErr(err)
-	}
-	if err != nil {
-		// A malformed stored hash never matches.
-		s.log.ErrorContext(ctx, "verify password", "error", err.Error(), "user_id", u.ID)
-		match = false
-	}
-	if !match {
-		var lock Lockout
-		if reserved {
-			lock, err = s.store.LoginLockout(ctx, u.Email)
-		} else {
-			lock, err = s.store.RecordLoginFailure(ctx, u.Email, s.now().UTC(), s.cfg.LockoutThreshold, s.cfg.LockoutDuration)
-		}
-		if err != nil {
-			return storeErr("change password", err)
-		}
-		s.audit(ctx, cl, Event{Name: EventLoginFailed, UserID: u.ID, Email: u.Email, Reason: "wrong_current_password"})
-		if lock.Failures == s.cfg.LockoutThreshold {
-			s.audit(ctx, cl, Event{Name: EventAccountLocked, UserID: u.ID, Email: u.Email})
-		}
-		e := invalidCredentials()
-		e.Message = "The current password is incorrect."
-		// 403, not 401: the caller is authenticated (docs/api.md, "Errors").
-		e.Reason = "wrong_current_password"
-		return e
+	if err := s.checkPassword(ctx, cl, u, current, "current_password"); err != nil {
+		return err
 	}
 	hash, err := s.hasher.Hash(ctx, newPW)
 	if err != nil {
@@ -360,5 +320,64 @@ func (s *Service) ChangePassword(ctx context.Context, cl Client, cur Current, cu
 		return storeErr("change password", err)
 	}
 	s.audit(ctx, cl, Event{Name: EventPasswordChanged, UserID: u.ID, Email: u.Email})
-	return s.queueMail(ctx, u.Email, "password_changed", map[string]string{"reset_url": s.cfg.PublicURL + "/forgot-password"})
+	return s.notify(ctx, cl, u, NoticePasswordChanged, "")
+}
+
+// checkPassword checks the password of a signed-in user (a password change,
+// removing a factor, a re-authentication). A stolen session must not make a
+// way around the lockout: the password is checked under the same per-email
+// limit and reservation as a login, and a wrong one counts as a failure.
+// field names the request field in errors.
+func (s *Service) checkPassword(ctx context.Context, cl Client, u *User, password, field string) error {
+	if err := s.limit(ctx, cl, "login_email", u.Email, s.cfg.LoginPerEmail, u.Email); err != nil {
+		return err
+	}
+	reserved := !s.deviceValid(cl.DeviceToken, u.Email, u.CredentialVersion)
+	if reserved {
+		if err := s.reserveCheck(ctx, cl, u.Email, u.ID); err != nil {
+			return err
+		}
+	}
+	pw, ok := s.normalize(password)
+	if !ok {
+		return invalidField(field, "must be valid UTF-8")
+	}
+	match := false
+	if len(pw) <= maxPasswordBytes && pw != "" {
+		var err error
+		match, _, err = s.hasher.Verify(ctx, pw, u.PasswordHash)
+		if hashNoAnswer(err) {
+			return hashErr(err)
+		}
+		if err != nil {
+			// A malformed stored hash never matches.
+			s.log.ErrorContext(ctx, "verify password", "error", err.Error(), "user_id", u.ID)
+			match = false
+		}
+	}
+	if !match {
+		var lock Lockout
+		var err error
+		if reserved {
+			lock, err = s.store.LoginLockout(ctx, u.Email)
+		} else {
+			lock, err = s.store.RecordLoginFailure(ctx, u.Email, s.now().UTC(), s.cfg.LockoutThreshold, s.cfg.LockoutDuration)
+		}
+		if err != nil {
+			return storeErr("check password", err)
+		}
+		s.audit(ctx, cl, Event{Name: EventLoginFailed, UserID: u.ID, Email: u.Email, Reason: "wrong_current_password"})
+		if lock.Failures == s.cfg.LockoutThreshold {
+			s.audit(ctx, cl, Event{Name: EventAccountLocked, UserID: u.ID, Email: u.Email})
+		}
+		e := invalidCredentials()
+		e.Message = "The current password is incorrect."
+		// 403, not 401: the caller is authenticated (docs/api.md, "Errors").
+		e.Reason = "wrong_current_password"
+		return e
+	}
+	if err := s.store.ClearLoginFailures(ctx, u.Email); err != nil {
+		return storeErr("check password", err)
+	}
+	return nil
 }

@@ -81,7 +81,7 @@ func TestAudit_FullFlowLogsNoSecret(t *testing.T) {
 	must(err)
 
 	// Cookie session.
-	ns, err := e.svc.CreateSession(ctx, cl, u)
+	ns, err := e.svc.CreateSession(ctx, cl, pwLogin(u))
 	must(err)
 	sec.add("session token", ns.Token.Reveal())
 	sec.add("csrf token", ns.CSRFToken.Reveal())
@@ -92,7 +92,7 @@ func TestAudit_FullFlowLogsNoSecret(t *testing.T) {
 	}
 
 	// Tokens: issue, use, rotate, replay in the grace window, revoke.
-	p0, err := e.svc.IssueTokens(ctx, cl, u)
+	p0, err := e.svc.IssueTokens(ctx, cl, pwLogin(u))
 	must(err)
 	sec.add("access token 0", p0.AccessToken.Reveal())
 	sec.add("refresh token 0", p0.RefreshToken.Reveal())
@@ -108,7 +108,7 @@ func TestAudit_FullFlowLogsNoSecret(t *testing.T) {
 	must(e.svc.Revoke(ctx, cl, p1.AccessToken.Reveal()))
 	must(e.svc.Revoke(ctx, cl, p1.RefreshToken.Reveal()))
 	// A second family whose token is replayed after the grace window.
-	q0, err := e.svc.IssueTokens(ctx, cl, u)
+	q0, err := e.svc.IssueTokens(ctx, cl, pwLogin(u))
 	must(err)
 	sec.add("refresh token q0", q0.RefreshToken.Reveal())
 	sec.add("access token q0", q0.AccessToken.Reveal())
@@ -137,7 +137,7 @@ func TestAudit_FullFlowLogsNoSecret(t *testing.T) {
 	login2, err := e.login(email, otherPassword, "")
 	must(err)
 	sec.add("device token 2", login2.DeviceToken.Reveal())
-	ns2, err := e.svc.CreateSession(ctx, cl, login2.User)
+	ns2, err := e.svc.CreateSession(ctx, cl, pwLogin(login2.User))
 	must(err)
 	sec.add("session token 2", ns2.Token.Reveal())
 	sec.add("csrf token 2", ns2.CSRFToken.Reveal())
@@ -266,7 +266,7 @@ func TestSecret_RedactedInsideStructs(t *testing.T) {
 func TestCurrent_PrintingRevealsNoSessionToken(t *testing.T) {
 	e := newEnv(t, testConfig())
 	u := e.signup("bob@example.com", testPassword, true)
-	ns, err := e.svc.CreateSession(e.ctx, e.cl, u)
+	ns, err := e.svc.CreateSession(e.ctx, e.cl, pwLogin(u))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,7 +32,16 @@ type User struct {
 	// lets the store refuse a session, refresh family or device token made
 	// by a login that checked the old password.
 	CredentialVersion int64
+	// TOTPEnabled and Passkeys are the user's second factors: a confirmed
+	// TOTP, and how many passkeys are registered (kept by the store in the
+	// same transaction as the passkeys themselves).
+	TOTPEnabled bool
+	Passkeys    int
 }
+
+// HasMFA reports whether the user has a second factor: a password alone no
+// longer signs them in.
+func (u *User) HasMFA() bool { return u.TOTPEnabled || u.Passkeys > 0 }
 
 // Session is a cookie session. Only the SHA-256 of the cookie value is stored.
 type Session struct {
@@ -48,6 +57,9 @@ type Session struct {
 	// CredentialVersion, when not 0, is the user's credential version the
 	// login read: CreateSession refuses it once it has moved.
 	CredentialVersion int64
+	// Methods is how the session was established (stored as text; empty
+	// is the password alone). CreatedAt is when.
+	Methods Methods
 }
 
 // RefreshFamily is the chain of refresh tokens born from one token login.
@@ -66,6 +78,9 @@ type RefreshFamily struct {
 	// CredentialVersion, when not 0, is the user's credential version the
 	// login read: CreateRefreshFamily refuses it once it has moved.
 	CredentialVersion int64
+	// Methods is how the family was established; every access token
+	// issued from it carries them. CreatedAt is when.
+	Methods Methods
 }
 
 // Revoked reports whether the family has been revoked.
@@ -152,6 +167,9 @@ const (
 	CodeUnauthenticated      = "unauthenticated"
 	CodeInvalidCredentials   = "invalid_credentials"
 	CodeInvalidToken         = "invalid_token"
+	CodeInvalidCode          = "invalid_code"
+	CodeReauthRequired       = "reauth_required"
+	CodeMFAAlreadyEnabled    = "mfa_already_enabled"
 	CodeRefreshTokenReused   = "refresh_token_reused"
 	CodeCSRFFailed           = "csrf_failed"
 	CodeEmailNotVerified     = "email_not_verified"

@@ -27,7 +27,7 @@ var passwordChanges = []struct {
 	}},
 	{"change", func(e *env, u *auth.User) {
 		e.t.Helper()
-		ns, err := e.svc.CreateSession(e.ctx, e.cl, u)
+		ns, err := e.svc.CreateSession(e.ctx, e.cl, pwLogin(u))
 		if err != nil {
 			e.t.Fatal(err)
 		}
@@ -52,11 +52,11 @@ func TestCredentialVersion_LoginRacingPasswordChangeDoesNotSurvive(t *testing.T)
 		run  func(e *env, u *auth.User) (bool, error)
 	}{
 		{"session", func(e *env, u *auth.User) (bool, error) {
-			ns, err := e.svc.CreateSession(e.ctx, e.cl, u)
+			ns, err := e.svc.CreateSession(e.ctx, e.cl, pwLogin(u))
 			return ns != nil, err
 		}},
 		{"tokens", func(e *env, u *auth.User) (bool, error) {
-			p, err := e.svc.IssueTokens(e.ctx, e.cl, u)
+			p, err := e.svc.IssueTokens(e.ctx, e.cl, pwLogin(u))
 			return p != nil, err
 		}},
 	}
@@ -243,11 +243,11 @@ func TestCredentialVersion_EpochIsExact(t *testing.T) {
 			e := newEnv(t, testConfig())
 			u := e.signup(cvEmail, testPassword, true)
 			e.clock.Advance(time.Duration(e.clock.Now().Nanosecond())*-1 + time.Second + tc.issueAt)
-			pair, err := e.svc.IssueTokens(e.ctx, e.cl, u)
+			pair, err := e.svc.IssueTokens(e.ctx, e.cl, pwLogin(u))
 			if err != nil {
 				t.Fatal(err)
 			}
-			other, err := e.svc.IssueTokens(e.ctx, e.cl, u)
+			other, err := e.svc.IssueTokens(e.ctx, e.cl, pwLogin(u))
 			if err != nil {
 				t.Fatal(err)
 			}

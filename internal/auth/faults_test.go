@@ -53,7 +53,7 @@ func faultOps() []faultOp {
 		}},
 		{name: "SessionByToken", setup: func(e *env) func() (bool, error) {
 			u := e.signup(faultEmail, testPassword, true)
-			ns, err := e.svc.CreateSession(e.ctx, e.cl, u)
+			ns, err := e.svc.CreateSession(e.ctx, e.cl, pwLogin(u))
 			if err != nil {
 				e.t.Fatal(err)
 			}
@@ -66,7 +66,7 @@ func faultOps() []faultOp {
 		}},
 		{name: "BearerByToken", setup: func(e *env) func() (bool, error) {
 			u := e.signup(faultEmail, testPassword, true)
-			p, err := e.svc.IssueTokens(e.ctx, e.cl, u)
+			p, err := e.svc.IssueTokens(e.ctx, e.cl, pwLogin(u))
 			if err != nil {
 				e.t.Fatal(err)
 			}
@@ -77,7 +77,7 @@ func faultOps() []faultOp {
 		}},
 		{name: "Refresh/rotate", setup: func(e *env) func() (bool, error) {
 			u := e.signup(faultEmail, testPassword, true)
-			p, err := e.svc.IssueTokens(e.ctx, e.cl, u)
+			p, err := e.svc.IssueTokens(e.ctx, e.cl, pwLogin(u))
 			if err != nil {
 				e.t.Fatal(err)
 			}
@@ -88,7 +88,7 @@ func faultOps() []faultOp {
 		}},
 		{name: "Refresh/grace_replay", setup: func(e *env) func() (bool, error) {
 			u := e.signup(faultEmail, testPassword, true)
-			p, err := e.svc.IssueTokens(e.ctx, e.cl, u)
+			p, err := e.svc.IssueTokens(e.ctx, e.cl, pwLogin(u))
 			if err != nil {
 				e.t.Fatal(err)
 			}
@@ -102,7 +102,7 @@ func faultOps() []faultOp {
 		}},
 		{name: "Refresh/reuse", setup: func(e *env) func() (bool, error) {
 			u := e.signup(faultEmail, testPassword, true)
-			p0, err := e.svc.IssueTokens(e.ctx, e.cl, u)
+			p0, err := e.svc.IssueTokens(e.ctx, e.cl, pwLogin(u))
 			if err != nil {
 				e.t.Fatal(err)
 			}
@@ -120,7 +120,7 @@ func faultOps() []faultOp {
 		}},
 		{name: "ResetPassword", setup: func(e *env) func() (bool, error) {
 			u := e.signup(faultEmail, testPassword, false) // unverified: the reset marks it
-			if _, err := e.svc.IssueTokens(e.ctx, e.cl, u); err != nil {
+			if _, err := e.svc.IssueTokens(e.ctx, e.cl, pwLogin(u)); err != nil {
 				e.t.Fatal(err)
 			}
 			if err := e.svc.ForgotPassword(e.ctx, e.cl, faultEmail); err != nil {
@@ -188,14 +188,14 @@ func faultOps() []faultOp {
 func (e *env) changeSetup() auth.Current {
 	e.t.Helper()
 	u := e.signup(faultEmail, testPassword, true)
-	ns, err := e.svc.CreateSession(e.ctx, e.cl, u)
+	ns, err := e.svc.CreateSession(e.ctx, e.cl, pwLogin(u))
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if _, err := e.svc.CreateSession(e.ctx, e.cl, u); err != nil {
+	if _, err := e.svc.CreateSession(e.ctx, e.cl, pwLogin(u)); err != nil {
 		e.t.Fatal(err)
 	}
-	if _, err := e.svc.IssueTokens(e.ctx, e.cl, u); err != nil {
+	if _, err := e.svc.IssueTokens(e.ctx, e.cl, pwLogin(u)); err != nil {
 		e.t.Fatal(err)
 	}
 	cur, _, err := e.svc.SessionByToken(e.ctx, ns.Token.Reveal())

@@ -529,7 +529,7 @@ func (e *env) mailToken(to, template string) string {
 func (e *env) login(email, pw, device string) (*auth.Login, error) {
 	cl := e.cl
 	cl.DeviceToken = device
-	return e.svc.Authenticate(e.ctx, cl, email, pw)
+	return e.svc.Authenticate(e.ctx, cl, email, pw, auth.ModeCookie)
 }
 
 // exec runs one statement on the database file through a connection of its
@@ -567,4 +567,10 @@ func wantCode(t *testing.T, err error, code string) *auth.Error {
 		t.Fatalf("got code %q (%v), want %q", ae.Code, err, code)
 	}
 	return ae
+}
+
+// pwLogin is a complete password login of u, for tests that establish
+// sessions without going through Authenticate.
+func pwLogin(u *auth.User) *auth.Login {
+	return &auth.Login{User: u, Methods: auth.Methods{auth.MethodPassword}}
 }

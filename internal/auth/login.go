@@ -18,12 +18,29 @@ const maxPasswordBytes = 1024
 // deviceTTL is the lifetime of a device cookie or token (docs/api.md, "Cookies": one year).
 const deviceTTL = 365 * 24 * time.Hour
 
-// Login is the outcome of a correct email and password.
+// Login is the outcome of an authentication. When every factor the account
+// needs was proved, User and Methods say who and how, and CreateSession or
+// IssueTokens establish it. When a second factor is still needed, MFA is set
+// instead and nothing may be established from this Login (ASVS 2.3.1,
+// 6.3.3: partial states get nothing).
 type Login struct {
-	User *User
+	User    *User
+	Methods Methods
 	// DeviceToken marks this browser or client as one that signed in to the
 	// account: it exempts it from the lockout (not the rate limits) later.
+	// It is only given once every factor was proved.
 	DeviceToken Secret
+	// NewDevice is set when the client presented no valid device token: the
+	// user is told of the sign-in by mail.
+	NewDevice bool
+	// MFA is the pending login of a correct password on an account with a
+	// second factor.
+	MFA *MFAChallenge
+}
+
+// Complete reports whether l may be established.
+func (l *Login) Complete() bool {
+	return l != nil && l.MFA == nil && l.User != nil && len(l.Methods) > 0
 }
 
 // Authenticate checks an email and password, in this order: the per-IP and
@@ -39,13 +56,18 @@ type Login struct {
 // exists. The Login carries the credential version read before hashing: the
 // session or refresh family made from it is refused if a reset or change
 // committed in between.
-func (s *Service) Authenticate(ctx context.Context, cl Client, rawEmail, password string) (*Login, error) {
-	l, err := s.authenticate(ctx, cl, rawEmail, password)
+//
+// On an account with a second factor a correct password establishes nothing:
+// the Login carries an MFAChallenge (mode says what the completed login
+// will produce), the lockout reservation of this check stays counted until
+// the second factor succeeds, and no device token is given.
+func (s *Service) Authenticate(ctx context.Context, cl Client, rawEmail, password string, mode LoginMode) (*Login, error) {
+	l, err := s.authenticate(ctx, cl, rawEmail, password, mode)
 	s.observer.Login(err)
 	return l, err
 }
 
-func (s *Service) authenticate(ctx context.Context, cl Client, rawEmail, password string) (*Login, error) {
+func (s *Service) authenticate(ctx context.Context, cl Client, rawEmail, password string, mode LoginMode) (*Login, error) {
 	if err := s.limit(ctx, cl, "login_ip", cl.IPKey, s.cfg.LoginPerIP, ""); err != nil {
 		return nil, err
 	}
@@ -111,14 +133,26 @@ func (s *Service) authenticate(ctx context.Context, cl Client, rawEmail, passwor
 		s.audit(ctx, cl, Event{Name: EventLoginFailed, UserID: u.ID, Email: email, Reason: "email_not_verified"})
 		return nil, &Error{Code: CodeEmailNotVerified, Message: "Verify your email address before signing in."}
 	}
-	if err := s.store.ClearLoginFailures(ctx, email); err != nil {
-		return nil, storeErr("login", err)
-	}
 	if rehash {
 		s.upgradeHash(ctx, u, pw)
 	}
-	s.audit(ctx, cl, Event{Name: EventLoginSucceeded, UserID: u.ID, Email: email})
-	return &Login{User: u, DeviceToken: s.deviceToken(email, u.CredentialVersion)}, nil
+	if u.HasMFA() {
+		// The failure count is not cleared: the password alone is not a
+		// success, and clearing it here would let whoever knows the
+		// password guess second factors without end (NIST SP 800-63B-4
+		// §3.2.2: consecutive failures counted per account).
+		ch, err := s.startMFA(ctx, cl, u, mode, trusted)
+		if err != nil {
+			return nil, err
+		}
+		return &Login{User: u, MFA: ch}, nil
+	}
+	if err := s.store.ClearLoginFailures(ctx, email); err != nil {
+		return nil, storeErr("login", err)
+	}
+	methods := Methods{MethodPassword}
+	s.audit(ctx, cl, Event{Name: EventLoginSucceeded, UserID: u.ID, Email: email, Methods: methods})
+	return &Login{User: u, Methods: methods, DeviceToken: s.deviceToken(email, u.CredentialVersion), NewDevice: !trusted}, nil
 }
 
 func userID(u *User) string {

@@ -64,6 +64,12 @@ type AccessClaims struct {
 	// issued before it, exactly, whatever the second (iat has whole-second
 	// precision, RFC 7519 §2).
 	CredentialVersion int64
+
+	// Methods (claim amr, RFC 8176 values: Methods.AMR) is how the refresh
+	// family was established; AuthTime (claim auth_time, as OpenID Connect
+	// Core §2 defines it) is when.
+	Methods  Methods
+	AuthTime time.Time
 }
 
 // TokenIssuer signs and verifies access tokens (internal/token).

@@ -21,9 +21,13 @@ type TokenPair struct {
 	FamilyID     string
 }
 
-// IssueTokens starts a refresh family for a user who just authenticated and
-// returns its first refresh token with an access token.
-func (s *Service) IssueTokens(ctx context.Context, cl Client, u *User) (*TokenPair, error) {
+// IssueTokens starts a refresh family for a complete login and returns its
+// first refresh token with an access token.
+func (s *Service) IssueTokens(ctx context.Context, cl Client, l *Login) (*TokenPair, error) {
+	if !l.Complete() {
+		return nil, &Error{Code: CodeInternal, Message: "Internal error.", Err: errors.New("issue tokens: incomplete login")}
+	}
+	u := l.User
 	rt, err := newToken(s.rand)
 	if err != nil {
 		return nil, storeErr("issue tokens", err)
@@ -35,7 +39,7 @@ func (s *Service) IssueTokens(ctx context.Context, cl Client, u *User) (*TokenPa
 	now := s.now().UTC()
 	f := &RefreshFamily{
 		ID: fid, UserID: u.ID, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.cfg.RefreshTTL),
-		IP: cl.IP, UserAgent: truncate(cl.UserAgent, 256), CredentialVersion: u.CredentialVersion,
+		IP: cl.IP, UserAgent: truncate(cl.UserAgent, 256), CredentialVersion: u.CredentialVersion, Methods: l.Methods,
 	}
 	first := &RefreshToken{Hash: HashToken(rt.Reveal()), FamilyID: fid, CreatedAt: now}
 	if err := s.store.CreateRefreshFamily(ctx, f, first); err != nil {
@@ -45,21 +49,25 @@ func (s *Service) IssueTokens(ctx context.Context, cl Client, u *User) (*TokenPa
 		}
 		return nil, storeErr("issue tokens", err)
 	}
-	at, err := s.accessToken(u, fid, now)
+	if l.NewDevice {
+		s.tell(ctx, cl, u, NoticeNewSignIn, "")
+	}
+	at, err := s.accessToken(u, f, now)
 	if err != nil {
 		return nil, err
 	}
 	return &TokenPair{AccessToken: at, ExpiresIn: s.cfg.AccessTTL, RefreshToken: rt, FamilyID: fid}, nil
 }
 
-func (s *Service) accessToken(u *User, familyID string, now time.Time) (Secret, error) {
+func (s *Service) accessToken(u *User, f *RefreshFamily, now time.Time) (Secret, error) {
 	jti := make([]byte, 16)
 	if _, err := io.ReadFull(s.rand, jti); err != nil {
 		return "", storeErr("issue access token", err)
 	}
 	tok, err := s.tokens.Issue(AccessClaims{
-		Subject: u.ID, SessionID: familyID, ID: base64.RawURLEncoding.EncodeToString(jti),
+		Subject: u.ID, SessionID: f.ID, ID: base64.RawURLEncoding.EncodeToString(jti),
 		IssuedAt: now, ExpiresAt: now.Add(s.cfg.AccessTTL), CredentialVersion: u.CredentialVersion,
+		Methods: f.Methods, AuthTime: f.CreatedAt,
 	})
 	if err != nil {
 		return "", &Error{Code: CodeInternal, Message: "Internal error.", Err: fmt.Errorf("issue access token: %w", err)}
@@ -101,6 +109,16 @@ func (s *Service) Refresh(ctx context.Context, cl Client, token string) (*TokenP
 		if u.Disabled {
 			return nil, invalidToken()
 		}
+		// A family established with the password alone cannot be refreshed
+		// once the account has a second factor (one that raced the
+		// step-up's revocation): no pre-MFA refresh token turns into a
+		// session of the stronger account.
+		if u.HasMFA() && !fam.Methods.MultiFactor() {
+			if err := s.revokeFamily(ctx, "", fam.ID); err != nil && !errors.Is(err, ErrNotFound) {
+				return nil, storeErr("revoke family", err)
+			}
+			return nil, invalidToken()
+		}
 		if rt.UsedAt.IsZero() {
 			next, err := newToken(s.rand)
 			if err != nil {
@@ -117,7 +135,7 @@ func (s *Service) Refresh(ctx context.Context, cl Client, token string) (*TokenP
 				return nil, storeErr("refresh", err)
 			}
 			if swapped {
-				return s.pair(u, fam.ID, next, now)
+				return s.pair(u, fam, next, now)
 			}
 			// Another request rotated it first: read again and take the
 			// reuse path below.
@@ -128,12 +146,12 @@ func (s *Service) Refresh(ctx context.Context, cl Client, token string) (*TokenP
 	return nil, invalidToken()
 }
 
-func (s *Service) pair(u *User, familyID string, rt Secret, now time.Time) (*TokenPair, error) {
-	at, err := s.accessToken(u, familyID, now)
+func (s *Service) pair(u *User, fam *RefreshFamily, rt Secret, now time.Time) (*TokenPair, error) {
+	at, err := s.accessToken(u, fam, now)
 	if err != nil {
 		return nil, err
 	}
-	return &TokenPair{AccessToken: at, ExpiresIn: s.cfg.AccessTTL, RefreshToken: rt, FamilyID: familyID}, nil
+	return &TokenPair{AccessToken: at, ExpiresIn: s.cfg.AccessTTL, RefreshToken: rt, FamilyID: fam.ID}, nil
 }
 
 // reuse handles a refresh token that has already been rotated. Inside the
@@ -162,7 +180,7 @@ func (s *Service) reuse(ctx context.Context, cl Client, token string, rt *Refres
 				}
 				if served {
 					s.audit(ctx, cl, Event{Name: EventRefreshTokenReplayed, UserID: u.ID, SessionID: fam.ID})
-					return s.pair(u, fam.ID, Secret(next), now)
+					return s.pair(u, fam, Secret(next), now)
 				}
 				s.audit(ctx, cl, Event{Name: EventRefreshTokenReplayed, UserID: u.ID, SessionID: fam.ID, Reason: "replay_limit"})
 				return nil, invalidToken()

@@ -11,7 +11,7 @@ import (
 func (e *env) tokenUser(email string) (*auth.User, *auth.TokenPair) {
 	e.t.Helper()
 	u := e.signup(email, testPassword, true)
-	p, err := e.svc.IssueTokens(e.ctx, e.cl, u)
+	p, err := e.svc.IssueTokens(e.ctx, e.cl, pwLogin(u))
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func (e *env) bearerOK(at auth.Secret) bool {
 func TestRefresh_DisabledUserRefused(t *testing.T) {
 	e := newEnv(t, testConfig())
 	u, p := e.tokenUser("dora@example.com")
-	ns, err := e.svc.CreateSession(e.ctx, e.cl, u)
+	ns, err := e.svc.CreateSession(e.ctx, e.cl, pwLogin(u))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +207,7 @@ func TestRefresh_RevokedFamilyAccessTokensDenied(t *testing.T) {
 			e := newEnv(t, testConfig())
 			u, p0 := e.tokenUser("ivan@example.com")
 			p1 := e.mustRefresh(p0.RefreshToken)
-			other, err := e.svc.IssueTokens(e.ctx, e.cl, u)
+			other, err := e.svc.IssueTokens(e.ctx, e.cl, pwLogin(u))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -26,7 +26,8 @@ func (s *Service) ForgotPassword(ctx context.Context, cl Client, rawEmail string
 // ResetPassword redeems a reset token: the new password replaces the old,
 // every session, refresh family and outstanding access token of the user is
 // revoked, and the lockout of the email is cleared. Completing a reset also
-// proves the address, so it is marked verified.
+// proves the address, so it is marked verified. The owner is mailed the
+// password_reset_completed notice (notify).
 func (s *Service) ResetPassword(ctx context.Context, cl Client, token, password string) error {
 	if err := s.limit(ctx, cl, "token_ip", cl.IPKey, s.cfg.TokenPerIP, ""); err != nil {
 		return err
@@ -81,5 +82,5 @@ func (s *Service) ResetPassword(ctx context.Context, cl Client, token, password 
 		}
 	}
 	s.audit(ctx, cl, Event{Name: EventPasswordResetCompleted, UserID: u.ID, Email: u.Email})
-	return s.queueMail(ctx, u.Email, "password_changed", map[string]string{"reset_url": s.cfg.PublicURL + "/forgot-password"})
+	return s.notify(ctx, cl, u, NoticePasswordReset, "")
 }

@@ -85,3 +85,25 @@ func OpenSecret(s Sealer, name string, stored []byte) (value []byte, reseal bool
 	}
 	return value, false, nil
 }
+
+// AADTOTP binds a sealed TOTP secret to its user: a ciphertext copied to
+// another user's row does not open (OWASP ASVS 5.0 13.3.1: TOTP seeds are
+// managed secrets; RFC 6238 §5.1: keys stored encrypted).
+const AADTOTP = "bulwark mfa_totp secret v1:" // + the user id
+
+// SealTOTP seals a TOTP secret for userID; with a nil Sealer it is kept as
+// is (stores without a key-encryption key, in tests).
+func SealTOTP(s Sealer, userID string, secret []byte) ([]byte, error) {
+	if s == nil {
+		return secret, nil
+	}
+	return s.Seal(secret, []byte(AADTOTP+userID))
+}
+
+// OpenTOTP opens what SealTOTP stored.
+func OpenTOTP(s Sealer, userID string, stored []byte) ([]byte, error) {
+	if s == nil {
+		return stored, nil
+	}
+	return s.Open(stored, []byte(AADTOTP+userID))
+}

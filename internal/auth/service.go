@@ -26,6 +26,11 @@ type Config struct {
 	// Referer. Empty: PublicURL + "/verify-email" and "/reset-password".
 	VerifyEmailURL   string
 	ResetPasswordURL string
+	// ForgotPasswordURL is the application's forgot-password page: the one
+	// link of the security notices (notify) and the reset link of the
+	// already_registered mail. It takes no token. Empty: PublicURL +
+	// "/forgot-password".
+	ForgotPasswordURL string
 
 	RequireVerification bool
 
@@ -36,6 +41,11 @@ type Config struct {
 	RefreshGrace   time.Duration // 0: strict reuse detection
 	ResetTTL       time.Duration
 	VerifyTTL      time.Duration
+	MFATokenTTL    time.Duration // pending login between password and second factor
+
+	// TOTPIssuer names the service in authenticator apps (the otpauth URI's
+	// issuer).
+	TOTPIssuer string
 
 	// RefreshGraceReplays bounds how many times one rotated refresh token
 	// may be replayed inside RefreshGrace; 0 serves no replay.
@@ -71,6 +81,8 @@ func DefaultConfig() Config {
 		RefreshGraceReplays: 3,
 		ResetTTL:            time.Hour,
 		VerifyTTL:           24 * time.Hour,
+		MFATokenTTL:         5 * time.Minute,
+		TOTPIssuer:          "Bulwark",
 		LockoutThreshold:    10,
 		LockoutDuration:     15 * time.Minute,
 		LoginPerIP:          Limit{N: 20, Per: time.Minute},
@@ -139,7 +151,9 @@ type Service struct {
 	deviceKey  []byte
 	canonEmail func(string) (string, bool)
 	limitKey   []byte // HMAC key of the email in rate-limit keys (limiterKey)
-	observer   Observer
+	// recoveryKey keys the tags that find a recovery code's row.
+	recoveryKey []byte
+	observer    Observer
 }
 
 // NewService checks deps and loads the server-wide device-cookie key from the
@@ -186,6 +200,13 @@ func NewService(ctx context.Context, cfg Config, d Deps) (*Service, error) {
 	if s.limitKey, err = s.store.Secret(ctx, "rate_limit_key", candidate); err != nil {
 		return nil, fmt.Errorf("new auth service: load rate-limit key: %w", err)
 	}
+	candidate = make([]byte, 32)
+	if _, err := io.ReadFull(s.rand, candidate); err != nil {
+		return nil, fmt.Errorf("new auth service: %w", err)
+	}
+	if s.recoveryKey, err = s.store.Secret(ctx, "recovery_code_key", candidate); err != nil {
+		return nil, fmt.Errorf("new auth service: load recovery-code key: %w", err)
+	}
 	return s, nil
 }
 
@@ -220,6 +241,12 @@ const (
 	EventEmailVerified          = "email_verified"
 	EventSignup                 = "signup"
 	EventAdminAction            = "admin_action"
+	EventMFARequired            = "mfa_required"
+	EventMFAFailed              = "mfa_failed"
+	EventMFAEnabled             = "mfa_enabled"
+	EventMFADisabled            = "mfa_disabled"
+	EventRecoveryCodeUsed       = "recovery_code_used"
+	EventRecoveryCodesRenewed   = "recovery_codes_regenerated"
 )
 
 // Event is one audit record. It has no field that can carry a secret:
@@ -236,6 +263,9 @@ type Event struct {
 	// (EventAdminAction); UserID is then the admin.
 	Action   string
 	TargetID string
+	// Methods are the authentication methods of a sign-in (logged as
+	// "methods"), or the factor an MFA event is about.
+	Methods Methods
 }
 
 // audit writes ev through the one audit path. slog's JSON handler escapes
@@ -263,12 +293,15 @@ func (s *Service) audit(ctx context.Context, cl Client, ev Event) {
 	if ev.Action != "" {
 		attrs = append(attrs, slog.String("action", ev.Action), slog.String("target_user_id", ev.TargetID))
 	}
-	if cl.UserAgent != "" && (ev.Name == EventLoginSucceeded || ev.Name == EventLoginFailed || ev.Name == EventRefreshTokenReplayed) {
+	if len(ev.Methods) > 0 {
+		attrs = append(attrs, slog.String("methods", ev.Methods.String()))
+	}
+	if cl.UserAgent != "" && (ev.Name == EventLoginSucceeded || ev.Name == EventLoginFailed || ev.Name == EventRefreshTokenReplayed || ev.Name == EventMFAFailed) {
 		attrs = append(attrs, slog.String("user_agent", cl.UserAgent))
 	}
 	level := slog.LevelInfo
 	switch ev.Name {
-	case EventLoginFailed, EventRateLimited, EventAccountLocked, EventRefreshTokenReused, EventRefreshTokenReplayed, EventClientAuthFailed:
+	case EventLoginFailed, EventRateLimited, EventAccountLocked, EventRefreshTokenReused, EventRefreshTokenReplayed, EventClientAuthFailed, EventMFAFailed:
 		level = slog.LevelWarn
 	}
 	s.log.LogAttrs(ctx, level, "audit", attrs...)
@@ -370,6 +403,14 @@ func (s *Service) queueMail(ctx context.Context, to, template string, data map[s
 	}
 	s.mailQueued()
 	return nil
+}
+
+// forgotPasswordURL is the forgot-password page mails link to.
+func (s *Service) forgotPasswordURL() string {
+	if s.cfg.ForgotPasswordURL != "" {
+		return s.cfg.ForgotPasswordURL
+	}
+	return s.cfg.PublicURL + "/forgot-password"
 }
 
 // link builds a mail link to page (the configured URL of the application's

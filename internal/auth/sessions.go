@@ -20,6 +20,10 @@ type Current struct {
 	SessionID string // public id of the cookie session, if a cookie
 	FamilyID  string // sid of the access token, if a bearer token
 	Claims    *AccessClaims
+	// Methods and AuthTime say how and when the session or refresh family
+	// was established (its assurance: Methods.Level).
+	Methods  Methods
+	AuthTime time.Time
 	// sessionToken is kept to derive the CSRF token.
 	sessionToken string
 }
@@ -45,9 +49,14 @@ type NewSession struct {
 	Session   *Session
 }
 
-// CreateSession starts a cookie session for a user who just authenticated.
-// The token is new for every login (no fixation: ASVS 7.2.4).
-func (s *Service) CreateSession(ctx context.Context, cl Client, u *User) (*NewSession, error) {
+// CreateSession starts a cookie session for a complete login (every factor
+// the account needs proved). The token is new for every login (no fixation:
+// ASVS 7.2.4).
+func (s *Service) CreateSession(ctx context.Context, cl Client, l *Login) (*NewSession, error) {
+	if !l.Complete() {
+		return nil, &Error{Code: CodeInternal, Message: "Internal error.", Err: errors.New("create session: incomplete login")}
+	}
+	u := l.User
 	tok, err := newToken(s.rand)
 	if err != nil {
 		return nil, storeErr("create session", err)
@@ -60,7 +69,7 @@ func (s *Service) CreateSession(ctx context.Context, cl Client, u *User) (*NewSe
 	sess := &Session{
 		ID: id, UserID: u.ID, TokenHash: HashToken(tok.Reveal()), CreatedAt: now, LastSeenAt: now,
 		ExpiresAt: now.Add(s.cfg.SessionTTL), IP: cl.IP, UserAgent: truncate(cl.UserAgent, 256),
-		CredentialVersion: u.CredentialVersion,
+		CredentialVersion: u.CredentialVersion, Methods: l.Methods,
 	}
 	if err := s.store.CreateSession(ctx, sess); err != nil {
 		if errors.Is(err, ErrCredentialChanged) {
@@ -69,6 +78,9 @@ func (s *Service) CreateSession(ctx context.Context, cl Client, u *User) (*NewSe
 			return nil, invalidCredentials()
 		}
 		return nil, storeErr("create session", err)
+	}
+	if l.NewDevice {
+		s.tell(ctx, cl, u, NoticeNewSignIn, "")
 	}
 	return &NewSession{Token: tok, CSRFToken: csrfToken(tok.Reveal()), ExpiresAt: sess.ExpiresAt, Session: sess}, nil
 }
@@ -120,12 +132,17 @@ func (s *Service) SessionByToken(ctx context.Context, token string) (*Current, *
 	if u.Disabled {
 		return nil, nil, unauthenticated()
 	}
+	// A session established with the password alone is no session for an
+	// account that has a second factor now (one that raced the step-up).
+	if u.HasMFA() && !sess.Methods.MultiFactor() {
+		return nil, nil, unauthenticated()
+	}
 	if now.Sub(sess.LastSeenAt) >= touchEvery {
 		if err := s.store.TouchSession(ctx, sess.ID, now.UTC()); err != nil {
 			return nil, nil, storeErr("touch session", err)
 		}
 	}
-	return &Current{UserID: u.ID, SessionID: sess.ID, sessionToken: token}, u, nil
+	return &Current{UserID: u.ID, SessionID: sess.ID, Methods: sess.Methods, AuthTime: sess.CreatedAt, sessionToken: token}, u, nil
 }
 
 // DeleteSession ends the cookie session of cur (logout).
@@ -160,7 +177,10 @@ func (s *Service) BearerByToken(ctx context.Context, token string) (*Current, *U
 	if denied || u.Disabled || c.IssuedAt.Unix() < u.TokensValidAfter.Unix() || c.CredentialVersion != u.CredentialVersion {
 		return nil, nil, unauthenticated()
 	}
-	return &Current{UserID: u.ID, FamilyID: c.SessionID, Claims: &c}, u, nil
+	if u.HasMFA() && !c.Methods.MultiFactor() {
+		return nil, nil, unauthenticated()
+	}
+	return &Current{UserID: u.ID, FamilyID: c.SessionID, Claims: &c, Methods: c.Methods, AuthTime: c.AuthTime}, u, nil
 }
 
 // SessionView is one entry of the sessions list.

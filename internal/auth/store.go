@@ -235,6 +235,7 @@ type Store interface {
 	LockoutStore
 	Outbox
 	SecretStore
+	MFAStore
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 	Close() error
@@ -269,4 +270,61 @@ type Message struct {
 	Subject string
 	Text    string
 	HTML    string // optional
+}
+
+// MFAStore keeps second factors (TOTP, recovery codes) and the pending logins
+// between a correct password and the second factor.
+type MFAStore interface {
+	// SetPendingTOTP stores secret as the user's TOTP secret waiting for
+	// confirmation (sealed at rest when the store has a Sealer, bound to the
+	// user), replacing an earlier unconfirmed one. It returns ErrConflict
+	// when the user's TOTP is already confirmed, ErrNotFound for an unknown
+	// user.
+	SetPendingTOTP(ctx context.Context, userID string, secret []byte, now time.Time) error
+	// TOTP returns the user's TOTP secret and state (ErrNotFound if none).
+	TOTP(ctx context.Context, userID string) (*TOTP, error)
+	// ConfirmTOTP activates the pending secret in one transaction: it sets
+	// confirmed_at to now, the last accepted time step to step, the user's
+	// totp_enabled, and replaces the user's recovery codes with codes. It
+	// returns ErrNotFound when there is no pending secret (none, or already
+	// confirmed: of two concurrent confirmations one wins).
+	ConfirmTOTP(ctx context.Context, userID string, step int64, codes []RecoveryCode, now time.Time) error
+	// UseTOTPStep is the replay guard (RFC 6238 §5.2): if the user's
+	// confirmed TOTP has a last accepted step below step, it sets it to step
+	// and returns true; otherwise it changes nothing and returns false. Of
+	// any number of concurrent calls with the same step, on any number of
+	// instances, at most one returns true.
+	UseTOTPStep(ctx context.Context, userID string, step int64) (bool, error)
+	// DeleteTOTP removes the user's TOTP (pending or confirmed) and clears
+	// totp_enabled, in one transaction; with dropCodes it also deletes the
+	// user's recovery codes. No TOTP is not an error.
+	DeleteTOTP(ctx context.Context, userID string, dropCodes bool) error
+	// ReplaceRecoveryCodes replaces the user's recovery codes with codes.
+	ReplaceRecoveryCodes(ctx context.Context, userID string, codes []RecoveryCode) error
+	// RecoveryCodes returns the user's unused recovery codes.
+	RecoveryCodes(ctx context.Context, userID string) ([]RecoveryCode, error)
+	// UseRecoveryCode marks the user's code with this index used at now if it
+	// is unused, and reports whether it did: a code is spent at most once.
+	UseRecoveryCode(ctx context.Context, userID string, index int, now time.Time) (bool, error)
+
+	// CreateMFAToken stores a pending login.
+	CreateMFAToken(ctx context.Context, t *MFAToken) error
+	// MFAToken returns the pending login with this hash if it is unused and
+	// not expired at now (ErrNotFound otherwise), without changing it.
+	MFAToken(ctx context.Context, hash []byte, now time.Time) (*MFAToken, error)
+	// FailMFAToken counts one failed challenge against the pending login
+	// with this hash, atomically; the failure that brings the count to max
+	// also marks it used. It returns the count after the update, or
+	// ErrNotFound when the token is not live at now.
+	FailMFAToken(ctx context.Context, hash []byte, now time.Time, max int) (int, error)
+	// ConsumeMFAToken marks the live pending login with this hash used at
+	// now and returns it; of concurrent calls one succeeds, the others get
+	// ErrNotFound, as does a token that is used or expired.
+	ConsumeMFAToken(ctx context.Context, hash []byte, now time.Time) (*MFAToken, error)
+
+	// RevokeSingleFactorSessions deletes every cookie session and revokes
+	// every live refresh family of the user that was established with the
+	// password alone, except keepSessionID and keepFamilyID, in one
+	// transaction. It returns the ids of the families it revoked.
+	RevokeSingleFactorSessions(ctx context.Context, userID, keepSessionID, keepFamilyID string, now time.Time) ([]string, error)
 }

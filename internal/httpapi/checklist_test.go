@@ -1076,8 +1076,8 @@ func TestReset_FullFlowHashedSingleUseAndRevokesEverything(t *testing.T) {
 	if len(e.auditEvents("password_reset_requested")) != 1 || len(e.auditEvents("password_reset_completed")) != 1 {
 		t.Fatal("reset events not logged")
 	}
-	if e.mailCount("reset@example.com", "password_changed") != 1 {
-		t.Fatal("no password-changed notice")
+	if e.mailCount("reset@example.com", "password_reset_completed") != 1 || e.mailCount("reset@example.com", "password_changed") != 0 {
+		t.Fatal("no password-reset notice, or a password-changed one")
 	}
 }
 
@@ -1155,6 +1155,7 @@ func TestMailLinksPointAtTheApplicationPages(t *testing.T) {
 	e := newEnv(t, withConfig(func(c *auth.Config) {
 		c.VerifyEmailURL = "https://app.example/account/confirm"
 		c.ResetPasswordURL = "https://app.example/auth?step=reset"
+		c.ForgotPasswordURL = "https://app.example/forgot-password"
 	}))
 	e.signup("pages@example.com")
 	expectStatus(t, e.post("/v1/password/forgot", map[string]string{"email": "pages@example.com"}), 202)
@@ -1177,6 +1178,23 @@ func TestMailLinksPointAtTheApplicationPages(t *testing.T) {
 	}
 	tok := e.mailToken("pages@example.com", "password_reset")
 	expectStatus(t, e.post("/v1/password/reset", map[string]string{"token": tok, "new_password": "a page that landed somewhere"}), 200)
+	// The security notice links to the forgot-password page, without a token.
+	mails, err = e.db.PendingMail(context.Background(), e.clock.Now().Add(time.Hour), 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	notices := 0
+	for _, m := range mails {
+		if m.Template == "password_reset_completed" {
+			notices++
+			if got := m.Data["reset_url"]; got != "https://app.example/forgot-password" {
+				t.Errorf("password_reset_completed links to %q, want the forgot-password page", got)
+			}
+		}
+	}
+	if notices != 1 {
+		t.Errorf("%d password_reset_completed notices, want 1", notices)
+	}
 }
 
 // ---- Security headers ----

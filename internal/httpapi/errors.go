@@ -24,7 +24,8 @@ func statusOf(code string) int {
 	switch code {
 	case auth.CodeInvalidRequest, auth.CodeWeakPassword, auth.CodeAmbiguousCredentials:
 		return http.StatusBadRequest
-	case auth.CodeUnauthenticated, auth.CodeInvalidCredentials, auth.CodeInvalidToken, auth.CodeRefreshTokenReused:
+	case auth.CodeUnauthenticated, auth.CodeInvalidCredentials, auth.CodeInvalidToken, auth.CodeRefreshTokenReused,
+		auth.CodeInvalidCode, auth.CodeReauthRequired:
 		return http.StatusUnauthorized
 	case auth.CodeCSRFFailed, auth.CodeEmailNotVerified, auth.CodeForbidden:
 		return http.StatusForbidden
@@ -32,7 +33,7 @@ func statusOf(code string) int {
 		return http.StatusNotFound
 	case codeMethodNotAllowed:
 		return http.StatusMethodNotAllowed
-	case auth.CodeEmailTaken:
+	case auth.CodeEmailTaken, auth.CodeMFAAlreadyEnabled:
 		return http.StatusConflict
 	case codePayloadTooLarge:
 		return http.StatusRequestEntityTooLarge

@@ -27,7 +27,8 @@ type userResponse struct {
 }
 
 func userView(u *auth.User) userJSON {
-	return userJSON{ID: u.ID, Email: u.Email, EmailVerified: u.EmailVerified, CreatedAt: rfc3339(u.CreatedAt)}
+	return userJSON{ID: u.ID, Email: u.Email, EmailVerified: u.EmailVerified, CreatedAt: rfc3339(u.CreatedAt),
+		MFA: mfaJSON{TOTP: u.TOTPEnabled, Passkeys: u.Passkeys}}
 }
 
 func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
@@ -95,10 +96,32 @@ func (s *Server) handleResendVerification() http.Handler {
 	})
 }
 
+// authenticationJSON is how the request's session or token was
+// established: its methods, the assurance level they reach (computed from
+// them, never stored) and when.
+type authenticationJSON struct {
+	Methods         []string `json:"methods"`
+	Level           string   `json:"level"`
+	AuthenticatedAt string   `json:"authenticated_at"`
+}
+
+type meResponse struct {
+	User           userJSON           `json:"user"`
+	Authentication authenticationJSON `json:"authentication"`
+}
+
+func authenticationView(cur *auth.Current) authenticationJSON {
+	methods := make([]string, len(cur.Methods))
+	for i, m := range cur.Methods {
+		methods[i] = string(m)
+	}
+	return authenticationJSON{Methods: methods, Level: cur.Methods.Level(), AuthenticatedAt: rfc3339(cur.AuthTime)}
+}
+
 func (s *Server) handleMe() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, u := authOf(r)
-		encode(w, http.StatusOK, userResponse{User: userView(u)})
+		cur, u := authOf(r)
+		encode(w, http.StatusOK, meResponse{User: userView(u), Authentication: authenticationView(cur)})
 	})
 }
 

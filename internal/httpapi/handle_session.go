@@ -36,22 +36,58 @@ func (s *Server) handleSessionCreate() http.Handler {
 		if c, err := r.Cookie(s.deviceCookie); err == nil {
 			cl.DeviceToken = c.Value
 		}
-		login, err := s.svc.Authenticate(r.Context(), cl, in["email"], in["password"])
+		login, err := s.svc.Authenticate(r.Context(), cl, in["email"], in["password"], auth.ModeCookie)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		ns, err := s.svc.CreateSession(r.Context(), cl, login.User)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		s.setCookie(w, s.sessionCookie, ns.Token.Reveal(), int(s.svc.Config().SessionTTL.Seconds()))
-		s.setCookie(w, s.deviceCookie, login.DeviceToken.Reveal(), deviceMaxAge)
-		encode(w, http.StatusOK, map[string]any{
-			"user": userView(login.User), "csrf_token": ns.CSRFToken.Reveal(), "expires_at": rfc3339(ns.ExpiresAt),
-		})
+		s.establish(w, r, cl, login, auth.ModeCookie)
 	})
+}
+
+// establish answers a login: the second-factor challenge when one is
+// needed, otherwise a cookie session (Set-Cookie with the session and the
+// device cookie) or tokens, as mode says.
+func (s *Server) establish(w http.ResponseWriter, r *http.Request, cl auth.Client, login *auth.Login, mode auth.LoginMode) {
+	if login.MFA != nil {
+		encode(w, http.StatusOK, mfaRequiredJSON{
+			MFARequired: true, MFAToken: login.MFA.Token.Reveal(), Methods: login.MFA.Methods,
+			ExpiresIn: int64(s.svc.Config().MFATokenTTL.Seconds()),
+		})
+		return
+	}
+	if mode == auth.ModeToken {
+		pair, err := s.svc.IssueTokens(r.Context(), cl, login)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		encode(w, http.StatusOK, tokenView(pair, login.DeviceToken))
+		return
+	}
+	ns, err := s.svc.CreateSession(r.Context(), cl, login)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.setSession(w, ns)
+	s.setCookie(w, s.deviceCookie, login.DeviceToken.Reveal(), deviceMaxAge)
+	encode(w, http.StatusOK, map[string]any{
+		"user": userView(login.User), "csrf_token": ns.CSRFToken.Reveal(), "expires_at": rfc3339(ns.ExpiresAt),
+	})
+}
+
+// setSession sets the session cookie of ns.
+func (s *Server) setSession(w http.ResponseWriter, ns *auth.NewSession) {
+	s.setCookie(w, s.sessionCookie, ns.Token.Reveal(), int(s.svc.Config().SessionTTL.Seconds()))
+}
+
+// mfaRequiredJSON is a login's answer when a second factor is needed.
+type mfaRequiredJSON struct {
+	MFARequired bool     `json:"mfa_required"`
+	MFAToken    string   `json:"mfa_token"`
+	Methods     []string `json:"methods"`
+	ExpiresIn   int64    `json:"expires_in"`
 }
 
 func (s *Server) handleSessionDelete() http.Handler {

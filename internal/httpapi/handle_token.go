@@ -41,17 +41,12 @@ func (s *Server) handleToken() http.Handler {
 				return
 			}
 			cl.DeviceToken = r.Header.Get("X-Device-Token")
-			login, err := s.svc.Authenticate(r.Context(), cl, in["email"], in["password"])
+			login, err := s.svc.Authenticate(r.Context(), cl, in["email"], in["password"], auth.ModeToken)
 			if err != nil {
 				s.writeError(w, r, err)
 				return
 			}
-			pair, err := s.svc.IssueTokens(r.Context(), cl, login.User)
-			if err != nil {
-				s.writeError(w, r, err)
-				return
-			}
-			encode(w, http.StatusOK, tokenView(pair, login.DeviceToken))
+			s.establish(w, r, cl, login, auth.ModeToken)
 		case "refresh_token":
 			if err := require(in, "refresh_token"); err != nil {
 				s.writeError(w, r, err)

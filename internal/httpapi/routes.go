@@ -24,6 +24,12 @@ func (s *Server) routes() {
 	// Resource servers (API clients, HTTP Basic).
 	m.Handle("POST /v1/token/introspect", s.handleIntrospect())
 	m.Handle("GET /v1/token/revocations", s.handleRevocationFeed()) // feedPath
+	// Second factors.
+	m.Handle("POST /v1/mfa/challenge", s.handleMFAChallenge())
+	m.Handle("POST /v1/mfa/totp/enroll", s.authenticated(s.handleTOTPEnroll()))
+	m.Handle("POST /v1/mfa/totp/confirm", s.authenticated(s.handleTOTPConfirm()))
+	m.Handle("DELETE /v1/mfa/totp", s.authenticated(s.handleTOTPDisable()))
+	m.Handle("POST /v1/mfa/recovery-codes", s.authenticated(s.handleRecoveryCodes()))
 	// Sessions.
 	m.Handle("GET /v1/sessions", s.authenticated(s.handleSessionsList()))
 	m.Handle("DELETE /v1/sessions/{id}", s.authenticated(s.handleSessionRevoke()))

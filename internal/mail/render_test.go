@@ -8,12 +8,11 @@ import (
 	"github.com/bulwarkauth/bulwark/internal/mail"
 )
 
-// testData is valid data for each template.
+// testData is valid data for each template that carries a token link.
 var testData = map[string]map[string]string{
 	mail.TemplateVerifyEmail:       {"link": "https://auth.example.com/verify-email#token=abc123"},
 	mail.TemplateAlreadyRegistered: {"sign_in_url": "https://auth.example.com/sign-in", "reset_url": "https://auth.example.com/forgot-password"},
 	mail.TemplatePasswordReset:     {"link": "https://auth.example.com/reset-password#token=def456"},
-	mail.TemplatePasswordChanged:   {"reset_url": "https://auth.example.com/forgot-password"},
 }
 
 func TestRenderTemplates(t *testing.T) {
@@ -23,7 +22,6 @@ func TestRenderTemplates(t *testing.T) {
 		{mail.TemplateVerifyEmail, "Verify your email address", "expires in 24 hours"},
 		{mail.TemplateAlreadyRegistered, "You already have an account", "already\nhave one"},
 		{mail.TemplatePasswordReset, "Reset your password", "expires in 1 hour"},
-		{mail.TemplatePasswordChanged, "Your password was changed", "If it was not you, reset your password"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.template, func(t *testing.T) {

@@ -18,6 +18,7 @@ import (
 //   - refresh families revoked or expired before now, and with them (ON
 //     DELETE CASCADE, not counted) every refresh token of those families: a
 //     token of a dead family is refused whether or not its row exists;
+//   - pending MFA logins that are used or expired;
 //   - login-failure rows whose window and lock ended at or before now
 //     (their failures no longer count: the next one starts from zero);
 //   - WebAuthn ceremonies (issued challenges) that expired at or before
@@ -40,6 +41,7 @@ func (db *DB) Purge(ctx context.Context, now time.Time) (int64, error) {
 			`DELETE FROM login_failures WHERE expires_at <= $1`,
 			`DELETE FROM webauthn_ceremonies WHERE expires_at <= $1`,
 			`DELETE FROM rate_limits WHERE expires_at < $1`,
+			`DELETE FROM mfa_tokens WHERE used_at IS NOT NULL OR expires_at < $1`,
 		} {
 			tag, err := tx.Exec(ctx, q, now)
 			if err != nil {

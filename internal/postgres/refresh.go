@@ -23,10 +23,10 @@ func (db *DB) CreateRefreshFamily(ctx context.Context, f *auth.RefreshFamily, fi
 			return err
 		}
 		if _, err := tx.Exec(ctx, `
-			INSERT INTO refresh_families (id, user_id, created_at, last_seen_at, expires_at, revoked_at, ip, user_agent)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			INSERT INTO refresh_families (id, user_id, created_at, last_seen_at, expires_at, revoked_at, ip, user_agent, amr)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 			f.ID, f.UserID, f.CreatedAt, timeArg(f.LastSeenAt), f.ExpiresAt, timeArg(f.RevokedAt),
-			text(f.IP), text(f.UserAgent)); err != nil {
+			text(f.IP), text(f.UserAgent), f.Methods.String()); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO refresh_tokens (`+refreshTokenColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
@@ -42,11 +42,11 @@ func (db *DB) RefreshTokenByHash(ctx context.Context, hash []byte) (*auth.Refres
 	var f auth.RefreshFamily
 	err := db.queryRow(ctx, `
 		SELECT t.hash, t.family_id, t.parent_hash, t.created_at, t.used_at, t.successor_hash, t.sealed_successor,
-			f.id, f.user_id, f.created_at, f.last_seen_at, f.expires_at, f.revoked_at, f.ip, f.user_agent
+			f.id, f.user_id, f.created_at, f.last_seen_at, f.expires_at, f.revoked_at, f.ip, f.user_agent, f.amr
 		FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id
 		WHERE t.hash = $1`, hash,
 	).Scan(&t.Hash, &t.FamilyID, &t.ParentHash, timeCol{&t.CreatedAt}, timeCol{&t.UsedAt}, &t.SuccessorHash, &t.SealedSuccessor,
-		&f.ID, &f.UserID, timeCol{&f.CreatedAt}, timeCol{&f.LastSeenAt}, timeCol{&f.ExpiresAt}, timeCol{&f.RevokedAt}, &f.IP, &f.UserAgent)
+		&f.ID, &f.UserID, timeCol{&f.CreatedAt}, timeCol{&f.LastSeenAt}, timeCol{&f.ExpiresAt}, timeCol{&f.RevokedAt}, &f.IP, &f.UserAgent, &f.Methods)
 	if err != nil {
 		return nil, nil, wrapErr("get refresh token", err)
 	}

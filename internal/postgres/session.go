@@ -9,7 +9,7 @@ import (
 	"github.com/bulwarkauth/bulwark/internal/auth"
 )
 
-const sessionColumns = `id, user_id, token_hash, created_at, last_seen_at, expires_at, ip, user_agent`
+const sessionColumns = `id, user_id, token_hash, created_at, last_seen_at, expires_at, ip, user_agent, amr`
 
 // CreateSession inserts s. An unknown user is auth.ErrNotFound, an existing
 // id or token hash auth.ErrConflict.
@@ -19,20 +19,20 @@ func (db *DB) CreateSession(ctx context.Context, s *auth.Session) error {
 			if err := checkCredentialVersion(ctx, tx, s.UserID, s.CredentialVersion); err != nil {
 				return err
 			}
-			_, err := tx.Exec(ctx, `INSERT INTO sessions (`+sessionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-				s.ID, s.UserID, s.TokenHash, s.CreatedAt, timeArg(s.LastSeenAt), s.ExpiresAt, text(s.IP), text(s.UserAgent))
+			_, err := tx.Exec(ctx, `INSERT INTO sessions (`+sessionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+				s.ID, s.UserID, s.TokenHash, s.CreatedAt, timeArg(s.LastSeenAt), s.ExpiresAt, text(s.IP), text(s.UserAgent), s.Methods.String())
 			return err
 		}))
 	}
-	_, err := db.exec(ctx, `INSERT INTO sessions (`+sessionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		s.ID, s.UserID, s.TokenHash, s.CreatedAt, timeArg(s.LastSeenAt), s.ExpiresAt, text(s.IP), text(s.UserAgent))
+	_, err := db.exec(ctx, `INSERT INTO sessions (`+sessionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		s.ID, s.UserID, s.TokenHash, s.CreatedAt, timeArg(s.LastSeenAt), s.ExpiresAt, text(s.IP), text(s.UserAgent), s.Methods.String())
 	return wrapErr("create session", err)
 }
 
 // sessionDest lists the scan destinations of sessionColumns.
 func sessionDest(s *auth.Session) []any {
 	return []any{&s.ID, &s.UserID, &s.TokenHash, timeCol{&s.CreatedAt}, timeCol{&s.LastSeenAt}, timeCol{&s.ExpiresAt},
-		&s.IP, &s.UserAgent}
+		&s.IP, &s.UserAgent, &s.Methods}
 }
 
 // SessionByTokenHash returns the session whatever its expiry, or
@@ -52,8 +52,9 @@ func (db *DB) SessionWithUser(ctx context.Context, hash []byte) (*auth.Session, 
 	var s auth.Session
 	var u auth.User
 	err := db.queryRow(ctx, `
-		SELECT s.id, s.user_id, s.token_hash, s.created_at, s.last_seen_at, s.expires_at, s.ip, s.user_agent,
-		       u.id, u.email, u.password_hash, u.email_verified, u.disabled, u.created_at, u.tokens_valid_after, u.credential_version
+		SELECT s.id, s.user_id, s.token_hash, s.created_at, s.last_seen_at, s.expires_at, s.ip, s.user_agent, s.amr,
+		       u.id, u.email, u.password_hash, u.email_verified, u.disabled, u.created_at, u.tokens_valid_after, u.credential_version,
+		       u.totp_enabled, u.passkeys
 		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1`, hash,
 	).Scan(append(sessionDest(&s), userDest(&u)...)...)
 	if err != nil {

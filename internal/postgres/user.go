@@ -14,13 +14,16 @@ import (
 const userColumns = `id, email, password_hash, email_verified, disabled, created_at, tokens_valid_after`
 
 // userReadColumns are the columns userDest scans.
-const userReadColumns = userColumns + `, credential_version`
+const userReadColumns = userInsertColumns + `, totp_enabled, passkeys`
+
+// userInsertColumns are the columns CreateUser writes.
+const userInsertColumns = userColumns + `, credential_version`
 
 // CreateUser inserts u. It returns auth.ErrConflict when the email (or the
 // id) exists.
 func (db *DB) CreateUser(ctx context.Context, u *auth.User) error {
 	u.CredentialVersion = max(u.CredentialVersion, 1)
-	_, err := db.exec(ctx, `INSERT INTO users (`+userReadColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+	_, err := db.exec(ctx, `INSERT INTO users (`+userInsertColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		u.ID, u.Email, u.PasswordHash, u.EmailVerified, u.Disabled, u.CreatedAt, timeArg(u.TokensValidAfter), u.CredentialVersion)
 	return wrapErr("create user", err)
 }
@@ -48,7 +51,7 @@ func scanUser(row pgx.Row) (*auth.User, error) {
 // userDest lists the scan destinations of userColumns.
 func userDest(u *auth.User) []any {
 	return []any{&u.ID, &u.Email, &u.PasswordHash, &u.EmailVerified, &u.Disabled,
-		timeCol{&u.CreatedAt}, timeCol{&u.TokensValidAfter}, &u.CredentialVersion}
+		timeCol{&u.CreatedAt}, timeCol{&u.TokensValidAfter}, &u.CredentialVersion, &u.TOTPEnabled, &u.Passkeys}
 }
 
 // SetPasswordHash replaces the user's hash.

@@ -67,7 +67,7 @@ func (db *DB) UserForAccess(ctx context.Context, userID string, now time.Time, d
 		args = append(args[1:], userID)
 	}
 	err := db.queryRow(ctx, `SELECT `+userReadColumns+`, `+deny+` FROM users WHERE id = ?`, args...).
-		Scan(&u.ID, &u.Email, &u.PasswordHash, &u.EmailVerified, &u.Disabled, timeCol{&u.CreatedAt}, timeCol{&u.TokensValidAfter}, &u.CredentialVersion, &denied)
+		Scan(&u.ID, &u.Email, &u.PasswordHash, &u.EmailVerified, &u.Disabled, timeCol{&u.CreatedAt}, timeCol{&u.TokensValidAfter}, &u.CredentialVersion, &u.TOTPEnabled, &u.Passkeys, &denied)
 	if err != nil {
 		return nil, false, wrapErr("get user for access", err)
 	}

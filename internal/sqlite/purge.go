@@ -15,6 +15,7 @@ import (
 //   - refresh families revoked or expired before now, and with them (ON
 //     DELETE CASCADE) every refresh token of those families: a token of a
 //     dead family is refused whether or not its row exists;
+//   - pending MFA logins that are used or expired;
 //   - login-failure rows whose window and lock ended at or before now
 //     (their failures no longer count: the next one starts from zero);
 //   - WebAuthn ceremonies (issued challenges) that expired at or before
@@ -47,6 +48,7 @@ func (db *DB) Purge(ctx context.Context, now time.Time) (int64, error) {
 			`DELETE FROM one_time_tokens WHERE used_at IS NOT NULL OR expires_at < ?1`,
 			`DELETE FROM refresh_families WHERE revoked_at < ?1 OR expires_at < ?1`,
 			`DELETE FROM login_failures WHERE expires_at <= ?1`,
+			`DELETE FROM mfa_tokens WHERE used_at IS NOT NULL OR expires_at < ?1`,
 			`DELETE FROM webauthn_ceremonies WHERE expires_at <= ?1`,
 		} {
 			res, err := db.txExec(ctx, tx, q, at)

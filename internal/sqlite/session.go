@@ -16,9 +16,10 @@ func (db *DB) CreateSession(ctx context.Context, s *auth.Session) error {
 			return err
 		}
 		_, err := db.txExec(ctx, tx, `
-			INSERT INTO sessions (id, user_id, token_hash, created_at, last_seen_at, expires_at, ip, user_agent)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			s.ID, s.UserID, s.TokenHash, timeArg(s.CreatedAt), timeArg(s.LastSeenAt), timeArg(s.ExpiresAt), s.IP, s.UserAgent)
+			INSERT INTO sessions (id, user_id, token_hash, created_at, last_seen_at, expires_at, ip, user_agent, amr)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			s.ID, s.UserID, s.TokenHash, timeArg(s.CreatedAt), timeArg(s.LastSeenAt), timeArg(s.ExpiresAt), s.IP, s.UserAgent,
+			s.Methods.String())
 		return err
 	}))
 }
@@ -28,9 +29,9 @@ func (db *DB) CreateSession(ctx context.Context, s *auth.Session) error {
 func (db *DB) SessionByTokenHash(ctx context.Context, hash []byte) (*auth.Session, error) {
 	var s auth.Session
 	err := db.queryRow(ctx, `
-		SELECT id, user_id, token_hash, created_at, last_seen_at, expires_at, ip, user_agent
+		SELECT id, user_id, token_hash, created_at, last_seen_at, expires_at, ip, user_agent, amr
 		FROM sessions WHERE token_hash = ?`, hash,
-	).Scan(&s.ID, &s.UserID, &s.TokenHash, timeCol{&s.CreatedAt}, timeCol{&s.LastSeenAt}, timeCol{&s.ExpiresAt}, &s.IP, &s.UserAgent)
+	).Scan(&s.ID, &s.UserID, &s.TokenHash, timeCol{&s.CreatedAt}, timeCol{&s.LastSeenAt}, timeCol{&s.ExpiresAt}, &s.IP, &s.UserAgent, &s.Methods)
 	if err != nil {
 		return nil, wrapErr("get session", err)
 	}
@@ -48,11 +49,13 @@ func (db *DB) SessionWithUser(ctx context.Context, hash []byte) (*auth.Session, 
 	var s auth.Session
 	var u auth.User
 	err := db.queryRow(ctx, `
-		SELECT s.id, s.user_id, s.token_hash, s.created_at, s.last_seen_at, s.expires_at, s.ip, s.user_agent,
-		       u.id, u.email, u.password_hash, u.email_verified, u.disabled, u.created_at, u.tokens_valid_after, u.credential_version
+		SELECT s.id, s.user_id, s.token_hash, s.created_at, s.last_seen_at, s.expires_at, s.ip, s.user_agent, s.amr,
+		       u.id, u.email, u.password_hash, u.email_verified, u.disabled, u.created_at, u.tokens_valid_after, u.credential_version,
+		       u.totp_enabled, u.passkeys
 		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?`, hash,
-	).Scan(&s.ID, &s.UserID, &s.TokenHash, timeCol{&s.CreatedAt}, timeCol{&s.LastSeenAt}, timeCol{&s.ExpiresAt}, &s.IP, &s.UserAgent,
-		&u.ID, &u.Email, &u.PasswordHash, &u.EmailVerified, &u.Disabled, timeCol{&u.CreatedAt}, timeCol{&u.TokensValidAfter}, &u.CredentialVersion)
+	).Scan(&s.ID, &s.UserID, &s.TokenHash, timeCol{&s.CreatedAt}, timeCol{&s.LastSeenAt}, timeCol{&s.ExpiresAt}, &s.IP, &s.UserAgent, &s.Methods,
+		&u.ID, &u.Email, &u.PasswordHash, &u.EmailVerified, &u.Disabled, timeCol{&u.CreatedAt}, timeCol{&u.TokensValidAfter}, &u.CredentialVersion,
+		&u.TOTPEnabled, &u.Passkeys)
 	if err != nil {
 		return nil, nil, wrapErr("get session", err)
 	}

@@ -13,7 +13,10 @@ import (
 const userColumns = `id, email, password_hash, email_verified, disabled, created_at, tokens_valid_after`
 
 // userReadColumns are the columns scanUser reads.
-const userReadColumns = userColumns + `, credential_version`
+const userReadColumns = userInsertColumns + `, totp_enabled, passkeys`
+
+// userInsertColumns are the columns CreateUser writes.
+const userInsertColumns = userColumns + `, credential_version`
 
 // CreateUser inserts u. It returns auth.ErrConflict when the email exists.
 func (db *DB) CreateUser(ctx context.Context, u *auth.User) error {
@@ -24,7 +27,7 @@ func (db *DB) CreateUser(ctx context.Context, u *auth.User) error {
 
 func (db *DB) createUser(ctx context.Context, tx *sql.Tx, u *auth.User) error {
 	u.CredentialVersion = max(u.CredentialVersion, 1)
-	_, err := db.txExec(ctx, tx, `INSERT INTO users (`+userReadColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := db.txExec(ctx, tx, `INSERT INTO users (`+userInsertColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		u.ID, u.Email, u.PasswordHash, u.EmailVerified, u.Disabled, timeArg(u.CreatedAt), timeArg(u.TokensValidAfter), u.CredentialVersion)
 	return err
 }
@@ -44,7 +47,7 @@ func (db *DB) UserByEmail(ctx context.Context, email string) (*auth.User, error)
 func scanUser(row scanner) (*auth.User, error) {
 	var u auth.User
 	if err := row.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.EmailVerified, &u.Disabled,
-		timeCol{&u.CreatedAt}, timeCol{&u.TokensValidAfter}, &u.CredentialVersion); err != nil {
+		timeCol{&u.CreatedAt}, timeCol{&u.TokensValidAfter}, &u.CredentialVersion, &u.TOTPEnabled, &u.Passkeys); err != nil {
 		return nil, err
 	}
 	return &u, nil

@@ -148,8 +148,8 @@ func checkPasskeyCount(t *testing.T, s auth.Store, userID string, want int) {
 	t.Helper()
 	u, err := s.UserByID(ctx(t), userID)
 	noErr(t, "UserByID", err)
-	if got := userPasskeys(u); got >= 0 && got != want {
-		t.Errorf("users.passkeys = %d, want %d", got, want)
+	if u.Passkeys != want {
+		t.Errorf("users.passkeys = %d, want %d", u.Passkeys, want)
 	}
 }
 
@@ -377,7 +377,3 @@ func testPasskeyDeleteUserCascades(t *testing.T, s auth.Store, ps auth.PasskeySt
 	_, err = ps.Ceremony(ctx(t), c.ChallengeHash, t0)
 	wantErr(t, "ceremony of deleted user", err, auth.ErrNotFound)
 }
-
-// userPasskeys is u's passkeys count, or -1 while auth.User does not carry
-// it. TEMPORARY until the MFA foundation (users.passkeys) is merged.
-func userPasskeys(u *auth.User) int { return -1 }

@@ -237,6 +237,10 @@ type claims struct {
 	SessionID string           `json:"sid"`
 
 	CredentialVersion int64 `json:"cv,omitempty"`
+	// AMR (RFC 8176) and AuthTime (OpenID Connect Core §2): how and when
+	// the user authenticated for the refresh family.
+	AMR      []string         `json:"amr,omitempty"`
+	AuthTime *jwt.NumericDate `json:"auth_time,omitempty"`
 }
 
 func (c *claims) GetExpirationTime() (*jwt.NumericDate, error) { return c.ExpiresAt, nil }
@@ -287,6 +291,8 @@ func (i *Issuer) Issue(c auth.AccessClaims) (string, error) {
 			SessionID: c.SessionID,
 
 			CredentialVersion: c.CredentialVersion,
+			AMR:               c.Methods.AMR(),
+			AuthTime:          authTime(c.AuthTime, c.IssuedAt),
 		},
 	}
 	s, err := t.SignedString(sk.key)
@@ -347,7 +353,25 @@ func (i *Issuer) verify(ring *keyring, token string, now time.Time) (auth.Access
 		ExpiresAt: exp.UTC(),
 
 		CredentialVersion: c.CredentialVersion,
+		Methods:           auth.MethodsFromAMR(c.AMR),
+		AuthTime:          authTimeOf(c.AuthTime, iat),
 	}, nil
+}
+
+// authTime is the auth_time claim: when the user authenticated, never after
+// the token was issued; zero means at issue.
+func authTime(at, iat time.Time) *jwt.NumericDate {
+	if at.IsZero() || at.After(iat) {
+		at = iat
+	}
+	return jwt.NewNumericDate(at)
+}
+
+func authTimeOf(at *jwt.NumericDate, iat time.Time) time.Time {
+	if at == nil || at.After(iat) {
+		return iat.UTC()
+	}
+	return at.UTC()
 }
 
 // checkFormat enforces the size bound and the compact-serialization

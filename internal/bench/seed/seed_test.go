@@ -176,7 +176,7 @@ func check(t *testing.T, open func(t *testing.T) seed.DB) {
 	}
 	cl := auth.Client{IP: "192.0.2.1", IPKey: "192.0.2.1"}
 	for i := range n {
-		login, err := svc.Authenticate(ctx, cl, users[i].Email, pw)
+		login, err := svc.Authenticate(ctx, cl, users[i].Email, pw, auth.ModeToken)
 		if err != nil {
 			t.Fatalf("Authenticate(%s) of a seeded user: %v", users[i].Email, err)
 		}
@@ -191,7 +191,7 @@ func check(t *testing.T, open func(t *testing.T) seed.DB) {
 			t.Errorf("SessionByToken = %v, want user %s session %s", cur, users[i].ID, sessions[i].ID)
 		}
 	}
-	if _, err := svc.Authenticate(ctx, cl, users[0].Email, "not the "+pw); err == nil {
+	if _, err := svc.Authenticate(ctx, cl, users[0].Email, "not the "+pw, auth.ModeToken); err == nil {
 		t.Error("Authenticate with a wrong password succeeded")
 	}
 

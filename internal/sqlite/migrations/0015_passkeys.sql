@@ -46,6 +46,3 @@ CREATE TABLE webauthn_ceremonies (
 
 -- Purge deletes expired ceremonies.
 CREATE INDEX webauthn_ceremonies_expires_at ON webauthn_ceremonies (expires_at);
-
--- TEMPORARY until the MFA migration 0014 (which adds this column) is merged.
-ALTER TABLE users ADD COLUMN passkeys INTEGER NOT NULL DEFAULT 0;
