@@ -311,7 +311,7 @@ func (s *Service) audit(ctx context.Context, cl Client, ev Event) {
 	}
 	level := slog.LevelInfo
 	switch ev.Name {
-	case EventLoginFailed, EventRateLimited, EventAccountLocked, EventRefreshTokenReused, EventRefreshTokenReplayed, EventClientAuthFailed, EventMFAFailed:
+	case EventLoginFailed, EventRateLimited, EventAccountLocked, EventRefreshTokenReused, EventRefreshTokenReplayed, EventClientAuthFailed, EventMFAFailed, EventPasskeyCloneDetected:
 		level = slog.LevelWarn
 	}
 	s.log.LogAttrs(ctx, level, "audit", attrs...)
