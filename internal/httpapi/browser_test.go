@@ -271,15 +271,3 @@ func (b *browser) setSignCount(c *cdpwebauthn.Credential, n float64) {
 	cp.SignCount = n
 	b.addCredential(&cp)
 }
-
-// clearCredentials empties the virtual authenticator.
-func (b *browser) clearCredentials() {
-	b.t.Helper()
-	err := b.run(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := cdp.Call(ctx, tg, cdpwebauthn.ClearCredentials, cdpwebauthn.ClearCredentialsParams{AuthenticatorID: b.authID})
-		return err
-	})
-	if err != nil {
-		b.t.Fatalf("clear the credentials: %v", err)
-	}
-}
