@@ -23,10 +23,11 @@
 //
 // and its claims are
 //
-//	{"iss","sub","aud","exp","iat","jti","sid","cv"}
+//	{"iss","sub","aud","exp","iat","jti","sid","cv","amr","auth_time"}
 //
-// with aud a single string and cv the user's credential version (an
-// integer; absent means 0).
+// with aud a single string, cv the user's credential version (an integer;
+// absent means 0), amr the RFC 8176 methods of the sign-in (Claims.AMR,
+// Claims.MultiFactor) and auth_time when it happened.
 //
 // # Keys
 //

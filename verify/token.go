@@ -229,6 +229,15 @@ func checkClaims(payload []byte, issuer, audience string, leeway, maxLifetime ti
 	if c.NotBefore, _, err = numericDate(m["nbf"]); err != nil {
 		return nil, err
 	}
+	if c.AuthTime, _, err = numericDate(m["auth_time"]); err != nil {
+		return nil, err
+	}
+	if raw, ok := m["amr"]; ok {
+		// RFC 8176: an array of strings.
+		if err := json.Unmarshal(raw, &c.AMR); err != nil || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+			return nil, errClaimType
+		}
+	}
 	if raw, ok := m["cv"]; ok {
 		// An integer, never 1.0 or 1e0: compared exactly with the feed's.
 		if c.CredentialVersion, err = strconv.ParseInt(string(raw), 10, 64); err != nil {

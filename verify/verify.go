@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -85,7 +86,18 @@ type Claims struct {
 	IssuedAt          time.Time // iat
 	NotBefore         time.Time // nbf; zero when absent
 	CredentialVersion int64     // cv
+	// AMR (RFC 8176) says how the user signed in: "pwd" password, "otp"
+	// TOTP, "hwk" and "user" a passkey with user verification, "rc" a
+	// recovery code, and "mfa" when more than one factor was proved.
+	// AuthTime is when (OpenID Connect Core §2); zero when absent.
+	AMR      []string
+	AuthTime time.Time
 }
+
+// MultiFactor reports whether the user proved more than one factor to get
+// the token (a password and a second factor, or a passkey with user
+// verification): what a route that needs NIST SP 800-63B AAL2 checks.
+func (c *Claims) MultiFactor() bool { return slices.Contains(c.AMR, "mfa") }
 
 // Verifier verifies Bulwark access tokens. It is safe for concurrent use.
 type Verifier struct {

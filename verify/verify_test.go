@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -40,14 +41,29 @@ func accepted(t *testing.T, v *Verifier, token string) *Claims {
 
 func TestVerifyAcceptsBothAlgorithms(t *testing.T) {
 	f := newFixture(t)
-	c := accepted(t, f.v, f.token(func(c map[string]any) { c["cv"] = 7 }))
 	now := f.clock.now()
+	c := accepted(t, f.v, f.token(func(c map[string]any) {
+		c["cv"] = 7
+		c["amr"] = []string{"pwd", "otp", "mfa"}
+		c["auth_time"] = now.Add(-time.Hour).Unix()
+	}))
 	want := Claims{
 		Issuer: testIssuer, Subject: "user-1", Audience: testAudience, ID: "jti-1", SessionID: "sid-1",
 		ExpiresAt: now.Add(900 * time.Second), IssuedAt: now, CredentialVersion: 7,
+		AMR: []string{"pwd", "otp", "mfa"}, AuthTime: now.Add(-time.Hour),
 	}
-	if *c != want {
+	if !reflect.DeepEqual(*c, want) || !c.MultiFactor() {
 		t.Fatalf("claims = %+v, want %+v", *c, want)
+	}
+	// amr of another type is refused, like every claim of the wrong type.
+	for _, bad := range []any{"pwd", 1, []any{"pwd", 2}, nil} {
+		_, err := f.v.Verify(context.Background(), f.token(func(c map[string]any) { c["amr"] = bad }))
+		if !errors.Is(err, ErrInvalid) {
+			t.Errorf("amr %v: err = %v, want refused", bad, err)
+		}
+	}
+	if single := accepted(t, f.v, f.token(func(c map[string]any) { c["amr"] = []string{"pwd"} })); single.MultiFactor() {
+		t.Error("a password-only token is multi-factor")
 	}
 	accepted(t, f.v, f.ec.compact(t, f.header(ES256, "ec-1"), f.claims()))
 	// The long typ spelling of RFC 9068 §4.

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/bulwarkauth/bulwark/internal/auth"
 )
@@ -132,7 +133,9 @@ type Config struct {
 	AccessTokenTTL  time.Duration
 	RefreshTokenTTL time.Duration
 	// TokenAudience is the aud of access tokens; default the public URL.
-	TokenAudience  string
+	TokenAudience string
+	// TOTPIssuer names the service in authenticator apps.
+	TOTPIssuer     string
 	ResetTokenTTL  time.Duration
 	VerifyTokenTTL time.Duration
 	MFATokenTTL    time.Duration
@@ -165,7 +168,7 @@ func configSettings() []string {
 		"SIGNING_ALG", "KEY_ROTATION", "KEY_POLL_INTERVAL",
 		"EMAIL_VERIFICATION", "PASSWORD_HASHER", "PASSWORD_MIN_LENGTH", "BCRYPT_COST", "HASH_WORKER",
 		"SESSION_TTL", "SESSION_IDLE_TTL", "ACCESS_TOKEN_TTL", "REFRESH_TOKEN_TTL",
-		"TOKEN_AUDIENCE", "RESET_TOKEN_TTL", "VERIFY_TOKEN_TTL", "MFA_TOKEN_TTL",
+		"TOKEN_AUDIENCE", "RESET_TOKEN_TTL", "VERIFY_TOKEN_TTL", "MFA_TOKEN_TTL", "TOTP_ISSUER",
 		"REFRESH_REUSE_GRACE", "REFRESH_GRACE_REPLAYS",
 		"LOGIN_LIMIT_PER_IP", "LOGIN_LIMIT_PER_EMAIL", "RESET_LIMIT_PER_EMAIL",
 		"EMAIL_LIMIT_PER_IP", "SIGNUP_LIMIT_PER_IP", "TOKEN_LIMIT_PER_IP",
@@ -287,6 +290,16 @@ func loadConfig(getenv func(string) string, flags map[string]string, dev bool, n
 		c.TokenAudience = c.PublicURL.String()
 	}
 	c.ResetTokenTTL = l.duration("RESET_TOKEN_TTL", time.Hour, time.Second, 24*time.Hour, false)
+	c.TOTPIssuer = "Bulwark"
+	if v := l.value("TOTP_ISSUER"); v != "" {
+		// The otpauth label is "issuer:account": a colon would split it
+		// (Key URI format); apps show at most a few dozen characters.
+		if len(v) > 64 || strings.ContainsAny(v, ":\r\n") || !utf8.ValidString(v) {
+			l.errorf("TOTP_ISSUER", "must be 1 to 64 characters without a colon")
+		} else {
+			c.TOTPIssuer = v
+		}
+	}
 	c.VerifyTokenTTL = l.duration("VERIFY_TOKEN_TTL", 24*time.Hour, time.Second, 168*time.Hour, false)
 	c.MFATokenTTL = l.duration("MFA_TOKEN_TTL", 5*time.Minute, time.Second, 30*time.Minute, false)
 	c.RefreshReuseGrace = l.duration("REFRESH_REUSE_GRACE", 10*time.Second, time.Second, time.Minute, true)
@@ -386,6 +399,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("token_audience", c.TokenAudience),
 		slog.String("reset_token_ttl", c.ResetTokenTTL.String()),
 		slog.String("verify_token_ttl", c.VerifyTokenTTL.String()),
+		slog.String("totp_issuer", c.TOTPIssuer),
 		slog.String("mfa_token_ttl", c.MFATokenTTL.String()),
 		slog.String("refresh_reuse_grace", c.RefreshReuseGrace.String()),
 		slog.Int("refresh_grace_replays", c.RefreshGraceReplays),

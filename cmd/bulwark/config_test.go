@@ -103,6 +103,7 @@ func TestLoadConfigDevDefaults(t *testing.T) {
 		ResetTokenTTL:             time.Hour,
 		VerifyTokenTTL:            24 * time.Hour,
 		MFATokenTTL:               5 * time.Minute,
+		TOTPIssuer:                "Bulwark",
 		RefreshReuseGrace:         10 * time.Second,
 		RefreshGraceReplays:       3,
 		LoginLimitPerIP:           auth.Limit{N: 20, Per: time.Minute},

@@ -196,6 +196,7 @@ var settingHelp = map[string]struct{ meaning, def string }{
 	"ACCESS_TOKEN_TTL":             {"access token lifetime", "15m"},
 	"REFRESH_TOKEN_TTL":            {"refresh family lifetime", "720h"},
 	"TOKEN_AUDIENCE":               {"aud of access tokens", "the public URL"},
+	"TOTP_ISSUER":                  {"the name authenticator apps show for TOTP", "Bulwark"},
 	"RESET_TOKEN_TTL":              {"password reset link lifetime", "1h"},
 	"VERIFY_TOKEN_TTL":             {"verification link lifetime", "24h"},
 	"MFA_TOKEN_TTL":                {"MFA step token lifetime", "5m"},

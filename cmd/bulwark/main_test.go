@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"github.com/pquerna/otp/totp"
 	"io"
 	"math/big"
 	"net"
@@ -192,7 +193,8 @@ func outboxToken(t *testing.T, dir, subject string) string {
 // program and then checks that no secret it handled reached its output.
 func TestServeDevWalkthrough(t *testing.T) {
 	dir := t.TempDir()
-	srv := start(t, map[string]string{"BULWARK_DATA_DIR": dir}, "serve", "--dev")
+	// Nine password logins of one address: more than the default 5 a minute.
+	srv := start(t, map[string]string{"BULWARK_DATA_DIR": dir, "BULWARK_LOGIN_LIMIT_PER_EMAIL": "20/1m"}, "serve", "--dev")
 	const email = "walk@example.com"
 	pw := "CANARY-PW-" + randomHex(t)
 	var secrets []string
@@ -235,7 +237,41 @@ func TestServeDevWalkthrough(t *testing.T) {
 	secrets = append(secrets, rt, newPW)
 	srv.expect(srv.call("POST", "/v1/password/reset", map[string]string{"token": rt, "new_password": newPW}), 200)
 	srv.expect(srv.call("POST", "/v1/session", map[string]string{"email": email, "password": pw}), 401)
-	srv.expect(srv.call("POST", "/v1/session", map[string]string{"email": email, "password": newPW}), 200)
+	r = srv.expect(srv.call("POST", "/v1/session", map[string]string{"email": email, "password": newPW}), 200)
+	srv.expect(srv.call("DELETE", "/v1/session", nil, "X-CSRF-Token", r.body["csrf_token"].(string)), 204)
+
+	// TOTP: enrol, confirm, then the password alone is not enough; a wrong
+	// code and a recovery code. The secret, the codes and the mfa_token
+	// are canaries too.
+	r = srv.expect(srv.call("POST", "/v1/token", map[string]string{"grant_type": "password", "email": email, "password": newPW}), 200)
+	access3 := r.body["access_token"].(string)
+	secrets = append(secrets, access3)
+	r = srv.expect(srv.call("POST", "/v1/mfa/totp/enroll", nil, "Authorization", "Bearer "+access3), 200)
+	totpSecret := r.body["secret"].(string)
+	code, err := totp.GenerateCode(totpSecret, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets = append(secrets, totpSecret)
+	r = srv.expect(srv.call("POST", "/v1/mfa/totp/confirm", map[string]string{"code": code}, "Authorization", "Bearer "+access3), 200)
+	var recovery []string
+	for _, c := range r.body["recovery_codes"].([]any) {
+		recovery = append(recovery, c.(string))
+	}
+	secrets = append(secrets, recovery...)
+	r = srv.expect(srv.call("POST", "/v1/token", map[string]string{"grant_type": "password", "email": email, "password": newPW}), 200)
+	mfaToken, _ := r.body["mfa_token"].(string)
+	if mfaToken == "" || r.body["access_token"] != nil {
+		t.Fatalf("password login of a TOTP account: %v", r.body)
+	}
+	secrets = append(secrets, mfaToken)
+	wrong := "000000"
+	if wrong == code {
+		wrong = "000001"
+	}
+	srv.expect(srv.call("POST", "/v1/mfa/challenge", map[string]string{"mfa_token": mfaToken, "code": wrong}), 401)
+	r = srv.expect(srv.call("POST", "/v1/mfa/challenge", map[string]string{"mfa_token": mfaToken, "recovery_code": recovery[0]}), 200)
+	secrets = append(secrets, r.body["access_token"].(string), r.body["refresh_token"].(string))
 
 	srv.shutdown()
 	out := srv.stdout.String() + srv.stderr.String()
@@ -258,7 +294,8 @@ func TestServeDevWalkthrough(t *testing.T) {
 			events[ev] = true
 		}
 	}
-	for _, ev := range []string{"login_succeeded", "login_failed", "logout", "password_reset_requested", "password_reset_completed", "email_verified"} {
+	for _, ev := range []string{"login_succeeded", "login_failed", "logout", "password_reset_requested", "password_reset_completed", "email_verified",
+		"mfa_enabled", "mfa_required", "mfa_failed", "recovery_code_used"} {
 		if !events[ev] {
 			t.Errorf("no %s event in the output", ev)
 		}

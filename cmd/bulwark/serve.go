@@ -473,6 +473,8 @@ func authConfig(c *Config) auth.Config {
 		RefreshGraceReplays: c.RefreshGraceReplays,
 		ResetTTL:            c.ResetTokenTTL,
 		VerifyTTL:           c.VerifyTokenTTL,
+		MFATokenTTL:         c.MFATokenTTL,
+		TOTPIssuer:          c.TOTPIssuer,
 		LockoutThreshold:    c.LockoutThreshold,
 		LockoutDuration:     c.LockoutDuration,
 		LoginPerIP:          c.LoginLimitPerIP,

@@ -150,9 +150,10 @@ func (a *Admin) User(ctx context.Context, id string) (*UserDetail, error) {
 		lock.LockedUntil = time.Time{}
 	}
 	return &UserDetail{
-		UserSummary: UserSummary{ID: u.ID, Email: u.Email, EmailVerified: u.EmailVerified, Disabled: u.Disabled, Admin: admin, CreatedAt: u.CreatedAt},
-		Sessions:    sessions,
-		Lockout:     lock,
+		UserSummary: UserSummary{ID: u.ID, Email: u.Email, EmailVerified: u.EmailVerified, Disabled: u.Disabled, Admin: admin, CreatedAt: u.CreatedAt,
+			TOTPEnabled: u.TOTPEnabled, Passkeys: u.Passkeys},
+		Sessions: sessions,
+		Lockout:  lock,
 	}, nil
 }
 

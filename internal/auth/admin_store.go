@@ -13,6 +13,8 @@ type UserSummary struct {
 	Disabled      bool
 	Admin         bool
 	CreatedAt     time.Time
+	TOTPEnabled   bool
+	Passkeys      int
 }
 
 // AdminStore is what the admin API and the users CLI need of a store, beyond

@@ -39,7 +39,8 @@ type adminUserDetailJSON struct {
 }
 
 func adminUserView(u auth.UserSummary) adminUserJSON {
-	return adminUserJSON{ID: u.ID, Email: u.Email, EmailVerified: u.EmailVerified, Disabled: u.Disabled, Admin: u.Admin, CreatedAt: rfc3339(u.CreatedAt)}
+	return adminUserJSON{ID: u.ID, Email: u.Email, EmailVerified: u.EmailVerified, Disabled: u.Disabled, Admin: u.Admin, CreatedAt: rfc3339(u.CreatedAt),
+		MFA: mfaJSON{TOTP: u.TOTPEnabled, Passkeys: u.Passkeys}}
 }
 
 // admin wraps an admin route: authenticated like every signed-in route (a

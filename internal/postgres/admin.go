@@ -16,7 +16,7 @@ var _ auth.AdminStore = (*DB)(nil)
 // byte-wise (COLLATE "C"), as the emails are stored canonical.
 func (db *DB) ListUsers(ctx context.Context, prefix, after string, limit int) ([]auth.UserSummary, error) {
 	rows, err := db.query(ctx, `
-		SELECT u.id, u.email, u.email_verified, u.disabled, a.user_id IS NOT NULL, u.created_at
+		SELECT u.id, u.email, u.email_verified, u.disabled, a.user_id IS NOT NULL, u.created_at, u.totp_enabled, u.passkeys
 		FROM users u LEFT JOIN admins a ON a.user_id = u.id
 		WHERE u.email COLLATE "C" > $1 COLLATE "C" AND starts_with(u.email, $2)
 		ORDER BY u.email COLLATE "C" LIMIT $3`, after, prefix, limit)
@@ -25,7 +25,7 @@ func (db *DB) ListUsers(ctx context.Context, prefix, after string, limit int) ([
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (auth.UserSummary, error) {
 		var u auth.UserSummary
-		err := r.Scan(&u.ID, &u.Email, &u.EmailVerified, &u.Disabled, &u.Admin, &u.CreatedAt)
+		err := r.Scan(&u.ID, &u.Email, &u.EmailVerified, &u.Disabled, &u.Admin, &u.CreatedAt, &u.TOTPEnabled, &u.Passkeys)
 		u.CreatedAt = u.CreatedAt.UTC()
 		return u, err
 	})

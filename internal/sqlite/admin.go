@@ -15,7 +15,7 @@ var _ auth.AdminStore = (*DB)(nil)
 // (SQLite's BINARY collation, as the emails are stored canonical).
 func (db *DB) ListUsers(ctx context.Context, prefix, after string, limit int) ([]auth.UserSummary, error) {
 	rows, err := db.query(ctx, `
-		SELECT u.id, u.email, u.email_verified, u.disabled, a.user_id IS NOT NULL, u.created_at
+		SELECT u.id, u.email, u.email_verified, u.disabled, a.user_id IS NOT NULL, u.created_at, u.totp_enabled, u.passkeys
 		FROM users u LEFT JOIN admins a ON a.user_id = u.id
 		WHERE u.email > ?1 AND substr(u.email, 1, length(?2)) = ?2
 		ORDER BY u.email LIMIT ?3`, after, prefix, limit)
@@ -27,7 +27,7 @@ func (db *DB) ListUsers(ctx context.Context, prefix, after string, limit int) ([
 	for rows.Next() {
 		var u auth.UserSummary
 		var created int64
-		if err := rows.Scan(&u.ID, &u.Email, &u.EmailVerified, &u.Disabled, &u.Admin, &created); err != nil {
+		if err := rows.Scan(&u.ID, &u.Email, &u.EmailVerified, &u.Disabled, &u.Admin, &created, &u.TOTPEnabled, &u.Passkeys); err != nil {
 			return nil, wrapErr("list users", err)
 		}
 		u.CreatedAt = time.UnixMicro(created).UTC()

@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"math/big"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -97,7 +98,7 @@ func TestManaged_SignVerify(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got != c {
+			if !reflect.DeepEqual(got, c) {
 				t.Fatalf("claims %+v, want %+v", got, c)
 			}
 			if iss.KeyID() != k.KID || !iss.Published() || len(iss.Algorithms()) != 1 || iss.Algorithms()[0] != alg {

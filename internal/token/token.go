@@ -16,13 +16,16 @@
 // and the claims set is exactly
 //
 //	{"iss":<issuer>,"sub":<user id>,"aud":<audience>,"exp":<seconds>,
-//	 "iat":<seconds>,"jti":<token id>,"sid":<refresh family id>}
+//	 "iat":<seconds>,"jti":<token id>,"sid":<refresh family id>,
+//	 "cv":<credential version>,"amr":[<method>...],"auth_time":<seconds>}
 //
 // where aud is a single JSON string (never an array), exp and iat are
 // integer NumericDates (RFC 7519 §2, whole seconds: sub-second parts of the
 // times given to Issue are truncated), jti is 128 random bits (NewJTI) and
-// sid is the public id of the refresh family the token was born from. No
-// other claim is written (ASVS 14.2.6: no PII).
+// sid is the public id of the refresh family the token was born from; amr
+// (RFC 8176) and auth_time (OpenID Connect Core §2) say how and when the user
+// signed in to that family (cv and amr are left out when empty). No other
+// claim is written (ASVS 14.2.6: no PII).
 //
 // # Keys
 //

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"maps"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -49,6 +50,8 @@ func testClaims() auth.AccessClaims {
 		ID:        "jti-1",
 		IssuedAt:  testNow,
 		ExpiresAt: testNow.Add(testTTL),
+		Methods:   auth.Methods{auth.MethodPassword, auth.MethodTOTP},
+		AuthTime:  testNow.Add(-time.Hour),
 	}
 }
 
@@ -128,7 +131,7 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %+v, want %+v", got, want)
 	}
 
@@ -152,8 +155,9 @@ func TestRoundTrip(t *testing.T) {
 		"iss": testIssuer, "sub": "user-1", "aud": testAudience,
 		"exp": float64(testNow.Add(testTTL).Unix()), "iat": float64(testNow.Unix()),
 		"jti": "jti-1", "sid": "family-1",
+		"amr": []any{"pwd", "otp", "mfa"}, "auth_time": float64(testNow.Add(-time.Hour).Unix()),
 	}
-	if !maps.Equal(payload, wantPayload) {
+	if !reflect.DeepEqual(payload, wantPayload) {
 		t.Errorf("claims %v, want %v", payload, wantPayload)
 	}
 }
@@ -376,7 +380,7 @@ func TestVerifyRejects(t *testing.T) {
 			if !errors.Is(err, tt.want) {
 				t.Errorf("error %q, want reason %q", err, tt.want)
 			}
-			if got != (auth.AccessClaims{}) {
+			if !reflect.DeepEqual(got, auth.AccessClaims{}) {
 				t.Errorf("claims %+v returned with an error", got)
 			}
 		})
@@ -586,7 +590,7 @@ func TestConcurrent(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				if got, err := iss.Verify(tok, testNow); err != nil || got != c {
+				if got, err := iss.Verify(tok, testNow); err != nil || !reflect.DeepEqual(got, c) {
 					t.Errorf("Verify = %+v, %v", got, err)
 					return
 				}
