@@ -37,14 +37,6 @@ const (
 // did not grow (WebAuthn L3 §6.1.1): two copies of the key may exist.
 const EventPasskeyCloneDetected = "passkey_clone_detected"
 
-// Error codes of passkeys (docs/api.md, "Errors").
-const (
-	// CodePasskeyRejected: a registration response failed verification.
-	CodePasskeyRejected = "passkey_rejected"
-	// CodePasskeyExists: the credential is registered already.
-	CodePasskeyExists = "passkey_exists"
-)
-
 // PasskeyOptionsJSON is the answer of a begin route: the options for
 // navigator.credentials.create or .get, as JSON.
 type PasskeyOptionsJSON []byte
