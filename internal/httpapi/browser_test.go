@@ -67,6 +67,14 @@ window.passkeyGet = async (answer) => {
   const c = await navigator.credentials.get({ publicKey: requestOptions(answer.publicKey) });
   return JSON.stringify(toJSON(c));
 };
+// Conditional UI: the request waits on the username field's autofill.
+window.passkeyConditional = async (answer) => {
+  if (!(await PublicKeyCredential.isConditionalMediationAvailable?.())) return "unavailable";
+  const p = navigator.credentials.get({ mediation: "conditional", publicKey: requestOptions(answer.publicKey) });
+  document.getElementById("username").focus();
+  const c = await p;
+  return JSON.stringify(toJSON(c));
+};
 window.jsonHelpers = typeof PublicKeyCredential.parseCreationOptionsFromJSON === "function";
 </script>
 `
@@ -191,6 +199,12 @@ func (b *browser) create(beginAnswer []byte) (json.RawMessage, error) {
 // /v1/webauthn/login/begin.
 func (b *browser) get(beginAnswer []byte) (json.RawMessage, error) {
 	return b.ceremony("passkeyGet", beginAnswer)
+}
+
+// conditional runs navigator.credentials.get with mediation "conditional"
+// (passkeys offered in the username field's autofill).
+func (b *browser) conditional(beginAnswer []byte) (json.RawMessage, error) {
+	return b.ceremony("passkeyConditional", beginAnswer)
 }
 
 // jsonHelpers reports whether the browser has the WebAuthn L3 JSON helpers.

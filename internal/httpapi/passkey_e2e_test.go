@@ -381,3 +381,28 @@ func swapCredentialID(t *testing.T, raw json.RawMessage, id []byte) json.RawMess
 		m["id"], m["rawId"] = enc, enc
 	})
 }
+
+// TestPasskeyConditionalUI: the autofill flow. The page starts
+// navigator.credentials.get({mediation: "conditional"}) with the options
+// of login/begin {} and focuses its username field (autocomplete
+// "username webauthn"); the passkey picked there signs in.
+func TestPasskeyConditionalUI(t *testing.T) {
+	b := newBrowser(t)
+	e := newEnv(t, withPasskeys(b.Origin))
+	alice := e.pkSignedIn("cond@example.com")
+	expectStatus(t, e.pkRegister(b, alice, "Laptop", nil), 201)
+	begin := e.post("/v1/webauthn/login/begin", map[string]string{})
+	expectStatus(t, begin, 200)
+	cred, err := b.conditional(begin.Body)
+	if err != nil {
+		t.Fatalf("conditional get: %v", err)
+	}
+	if string(cred) == "unavailable" {
+		t.Fatal("this chromium says conditional mediation is unavailable")
+	}
+	r := e.post("/v1/webauthn/login/finish", map[string]any{"credential": cred, "mode": "cookie"})
+	expectStatus(t, r, 200)
+	if r.cookie("bulwark_session") == nil {
+		t.Fatalf("no session cookie: %s", r.Body)
+	}
+}
