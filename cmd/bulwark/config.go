@@ -56,6 +56,19 @@ type Config struct {
 	CORSOrigins []string
 	LogLevel    slog.Level
 
+	// WebAuthnRPID is the WebAuthn relying party id (WebAuthn L3 §5.1.4.1):
+	// the host of every origin in WebAuthnOrigins or a registrable parent
+	// domain of it. Every passkey is bound to it: changing it later orphans
+	// them all. Default: the host of the public URL.
+	WebAuthnRPID string
+	// WebAuthnOrigins are the origins allowed to run WebAuthn ceremonies,
+	// canonical like CORSOrigins; https (http only for localhost and
+	// 127.0.0.1 in dev). Default: the origins of the app URL (when set)
+	// and of the public URL.
+	WebAuthnOrigins []string
+	// WebAuthnRPName is the relying party name the authenticator shows.
+	WebAuthnRPName string
+
 	// DataDir is where dev data lives; the defaults of DatabaseURL and
 	// MailURL are under it.
 	DataDir string
@@ -148,6 +161,7 @@ func configSettings() []string {
 	return []string{
 		"ADDR", "ADMIN_ADDR", "PUBLIC_URL", "APP_URL", "VERIFY_EMAIL_PATH", "RESET_PASSWORD_PATH", "TLS_CERT", "TLS_KEY", "TRUSTED_PROXIES",
 		"CORS_ORIGINS", "LOG_LEVEL",
+		"WEBAUTHN_RP_ID", "WEBAUTHN_ORIGINS", "WEBAUTHN_RP_NAME",
 		"DATA_DIR", "DATABASE_URL", "REDIS_URL", "REDIS_PREFIX", "AUTO_MIGRATE",
 		"MAIL_URL", "MAIL_FROM",
 		"JWT_SECRET", "KEY_ENCRYPTION_KEY", "KEY_ENCRYPTION_KEY_FILE", "KEY_ENCRYPTION_KEYS_PREVIOUS",
@@ -239,6 +253,7 @@ func loadConfig(getenv func(string) string, flags map[string]string, dev bool, n
 	c.TrustedProxies = l.trustedProxies("TRUSTED_PROXIES")
 	c.CORSOrigins = l.corsOrigins("CORS_ORIGINS")
 	c.LogLevel = l.logLevel("LOG_LEVEL")
+	l.webauthn(c, dev)
 
 	c.DataDir = l.valueOr("DATA_DIR", "./data")
 	l.database(c, dev, need&usesDatabase != 0)
@@ -356,6 +371,9 @@ func (c Config) LogValue() slog.Value {
 		slog.Any("trusted_proxies", proxies),
 		slog.Any("cors_origins", c.CORSOrigins),
 		slog.String("log_level", c.LogLevel.String()),
+		slog.String("webauthn_rp_id", c.WebAuthnRPID),
+		slog.Any("webauthn_origins", c.WebAuthnOrigins),
+		slog.String("webauthn_rp_name", c.WebAuthnRPName),
 		slog.String("data_dir", c.DataDir),
 		slog.String("database_url", redactURL(c.DatabaseURL)),
 		slog.String("redis_url", str(c.RedisURL)),

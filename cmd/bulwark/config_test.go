@@ -116,6 +116,9 @@ func TestLoadConfigDevDefaults(t *testing.T) {
 		LockoutDuration:           15 * time.Minute,
 		SigningAlg:                "EdDSA",
 		KeyPollInterval:           30 * time.Second,
+		WebAuthnRPID:              "127.0.0.1",
+		WebAuthnOrigins:           []string{"http://127.0.0.1:8080"},
+		WebAuthnRPName:            "Bulwark",
 	}
 	// Compare the pointer fields apart, then the rest in one go.
 	if got := c.PublicURL.String(); got != "http://127.0.0.1:8080" {

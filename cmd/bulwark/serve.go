@@ -21,6 +21,7 @@ import (
 	"github.com/bulwarkauth/bulwark/internal/mail"
 	"github.com/bulwarkauth/bulwark/internal/memory"
 	"github.com/bulwarkauth/bulwark/internal/metrics"
+	"github.com/bulwarkauth/bulwark/internal/passkey"
 	"github.com/bulwarkauth/bulwark/internal/password"
 	"github.com/bulwarkauth/bulwark/internal/postgres"
 	"github.com/bulwarkauth/bulwark/internal/redis"
@@ -204,9 +205,17 @@ func serve(ctx context.Context, cfg *Config, stdout, stderr io.Writer) error {
 	met := metrics.New()
 	met.HashPool(hasher.Stats)
 	met.Outbox(db.MailBacklog, time.Now)
+	// Passkeys need a relying party browsers accept: a domain (not an IP
+	// address, such as the dev default 127.0.0.1) and an origin.
+	var rp auth.WebAuthnRP
+	if p, err := passkey.New(cfg.WebAuthnRPID, cfg.WebAuthnRPName, cfg.WebAuthnOrigins); err != nil {
+		log.Warn("passkeys are off: set BULWARK_WEBAUTHN_RP_ID (a domain) and BULWARK_WEBAUTHN_ORIGINS", "error", err.Error())
+	} else {
+		rp = p
+	}
 	svc, err := auth.NewService(ctx, authConfig(cfg), auth.Deps{
 		Store: db, Limiter: limiter, Hasher: hasher, Policy: policy, Normalize: password.Normalize, CanonicalEmail: email.Canonical,
-		Tokens: issuer, Logger: log, MailQueued: worker.Notify, Observer: met,
+		Tokens: issuer, Logger: log, MailQueued: worker.Notify, Observer: met, Passkeys: rp,
 	})
 	if err != nil {
 		return err
@@ -474,5 +483,8 @@ func authConfig(c *Config) auth.Config {
 		EmailPerIP:          c.EmailLimitPerIP,
 		SignupPerIP:         c.SignupLimitPerIP,
 		TokenPerIP:          c.TokenLimitPerIP,
+		WebAuthnRPID:        c.WebAuthnRPID,
+		WebAuthnOrigins:     c.WebAuthnOrigins,
+		WebAuthnRPName:      c.WebAuthnRPName,
 	}
 }

@@ -180,6 +180,10 @@ const (
 	CodeAccountLocked        = "account_locked"
 	CodeUnavailable          = "unavailable"
 	CodeInternal             = "internal"
+	// CodePasskeyRejected: a passkey registration failed verification.
+	CodePasskeyRejected = "passkey_rejected"
+	// CodePasskeyExists: the passkey's credential is registered already.
+	CodePasskeyExists = "passkey_exists"
 )
 
 // Error is a failure with a stable code and a message fit for a client. The

@@ -385,7 +385,7 @@ func (h *faultHasher) VerifyDummy(ctx context.Context, pw string) error {
 // one settable clock, with fault-injecting wrappers around the store, the
 // limiter and the hasher.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	ctx     context.Context
 	cfg     auth.Config
 	clock   *testutil.Clock
@@ -411,7 +411,7 @@ func testConfig() auth.Config {
 	return cfg
 }
 
-func newEnv(t *testing.T, cfg auth.Config) *env {
+func newEnv(t testing.TB, cfg auth.Config) *env {
 	t.Helper()
 	ctx := context.Background()
 	clk := testutil.NewClock(time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC))

@@ -17,7 +17,7 @@ const mfaPW = "correct horse battery staple 9"
 
 // totpAt is the RFC 6238 code of the base32 secret at t (pquerna/otp's
 // generator, the way an authenticator app computes it).
-func totpAt(t *testing.T, secret string, at time.Time) string {
+func totpAt(t testing.TB, secret string, at time.Time) string {
 	t.Helper()
 	code, err := totp.GenerateCodeCustom(secret, at, totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
 	if err != nil {

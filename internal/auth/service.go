@@ -60,6 +60,13 @@ type Config struct {
 	EmailPerIP    Limit
 	SignupPerIP   Limit
 	TokenPerIP    Limit
+
+	// WebAuthnRPID, WebAuthnOrigins and WebAuthnRPName are the WebAuthn
+	// relying party (docs/configuration.md, "Passkeys"). An empty RP ID
+	// turns passkeys off.
+	WebAuthnRPID    string
+	WebAuthnOrigins []string
+	WebAuthnRPName  string
 }
 
 // DefaultConfig returns the defaults.
@@ -110,6 +117,10 @@ type Deps struct {
 	// goes through it. Optional: NormalizeEmail when nil.
 	CanonicalEmail func(string) (string, bool)
 
+	// Passkeys is the WebAuthn relying party (internal/passkey). Optional:
+	// without it, or when Store is no PasskeyStore, passkeys are off.
+	Passkeys WebAuthnRP
+
 	// Observer is told of every audit event and every password login's
 	// result, for metrics (internal/metrics). Optional.
 	Observer Observer
@@ -147,6 +158,9 @@ type Service struct {
 	// recoveryKey keys the tags that find a recovery code's row.
 	recoveryKey []byte
 	observer    Observer
+	// rp and passkeys are nil when passkeys are off.
+	rp       WebAuthnRP
+	passkeys PasskeyStore
 }
 
 // NewService checks deps and loads the server-wide device-cookie key from the
@@ -162,6 +176,9 @@ func NewService(ctx context.Context, cfg Config, d Deps) (*Service, error) {
 	}
 	if s.observer == nil {
 		s.observer = noObserver{}
+	}
+	if ps, ok := d.Store.(PasskeyStore); ok && d.Passkeys != nil {
+		s.rp, s.passkeys = d.Passkeys, ps
 	}
 	if s.canonEmail = d.CanonicalEmail; s.canonEmail == nil {
 		s.canonEmail = NormalizeEmail
@@ -294,7 +311,7 @@ func (s *Service) audit(ctx context.Context, cl Client, ev Event) {
 	}
 	level := slog.LevelInfo
 	switch ev.Name {
-	case EventLoginFailed, EventRateLimited, EventAccountLocked, EventRefreshTokenReused, EventRefreshTokenReplayed, EventClientAuthFailed, EventMFAFailed:
+	case EventLoginFailed, EventRateLimited, EventAccountLocked, EventRefreshTokenReused, EventRefreshTokenReplayed, EventClientAuthFailed, EventMFAFailed, EventPasskeyCloneDetected:
 		level = slog.LevelWarn
 	}
 	s.log.LogAttrs(ctx, level, "audit", attrs...)

@@ -22,7 +22,7 @@ const (
 // statusOf maps a stable error code to its HTTP status (docs/api.md, "Errors").
 func statusOf(code string) int {
 	switch code {
-	case auth.CodeInvalidRequest, auth.CodeWeakPassword, auth.CodeAmbiguousCredentials:
+	case auth.CodeInvalidRequest, auth.CodeWeakPassword, auth.CodeAmbiguousCredentials, auth.CodePasskeyRejected:
 		return http.StatusBadRequest
 	case auth.CodeUnauthenticated, auth.CodeInvalidCredentials, auth.CodeInvalidToken, auth.CodeRefreshTokenReused,
 		auth.CodeInvalidCode, auth.CodeReauthRequired:
@@ -33,7 +33,7 @@ func statusOf(code string) int {
 		return http.StatusNotFound
 	case codeMethodNotAllowed:
 		return http.StatusMethodNotAllowed
-	case auth.CodeEmailTaken, auth.CodeMFAAlreadyEnabled:
+	case auth.CodeEmailTaken, auth.CodePasskeyExists, auth.CodeMFAAlreadyEnabled:
 		return http.StatusConflict
 	case codePayloadTooLarge:
 		return http.StatusRequestEntityTooLarge

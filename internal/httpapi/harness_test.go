@@ -18,6 +18,7 @@ import (
 	"github.com/bulwarkauth/bulwark/internal/email"
 	"github.com/bulwarkauth/bulwark/internal/httpapi"
 	"github.com/bulwarkauth/bulwark/internal/mail"
+	"github.com/bulwarkauth/bulwark/internal/passkey"
 	"github.com/bulwarkauth/bulwark/internal/password"
 	"github.com/bulwarkauth/bulwark/internal/testutil"
 	"github.com/bulwarkauth/bulwark/internal/token"
@@ -111,6 +112,9 @@ type envSettings struct {
 	realHasher bool
 	quietLogs  bool
 	hasherOpts []password.Option
+	// passkeyOrigins, when set, turn passkeys on with the RP ID localhost
+	// and these origins.
+	passkeyOrigins []string
 	// signingAlgs, when set, are managed keys (current, next, …) instead of
 	// an HS256 secret.
 	signingAlgs []string
@@ -121,6 +125,11 @@ type envSettings struct {
 // issuer also answers the JWKS and discovery.
 func withManagedKeys(algs ...string) envOption {
 	return func(s *envSettings) { s.signingAlgs = algs }
+}
+
+// withPasskeys turns passkeys on: RP ID localhost, the given origins.
+func withPasskeys(origins ...string) envOption {
+	return func(s *envSettings) { s.passkeyOrigins = origins }
 }
 
 func withConfig(f func(*auth.Config)) envOption { return func(s *envSettings) { f(&s.cfg) } }
@@ -194,9 +203,19 @@ func newEnv(t testing.TB, options ...envOption) *env {
 	if st.quietLogs {
 		logger = slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
+	var rp auth.WebAuthnRP
+	if st.passkeyOrigins != nil {
+		st.cfg.WebAuthnRPID, st.cfg.WebAuthnOrigins, st.cfg.WebAuthnRPName = "localhost", st.passkeyOrigins, "Bulwark test"
+		p, err := passkey.New(st.cfg.WebAuthnRPID, st.cfg.WebAuthnRPName, st.cfg.WebAuthnOrigins)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rp = p
+	}
 	svc, err := auth.NewService(ctx, st.cfg, auth.Deps{
 		Store: db, Limiter: be.limiter, Hasher: hasher, Policy: policy,
 		Normalize: password.Normalize, CanonicalEmail: email.Canonical, Tokens: issuer, Logger: logger, Now: clk.Now,
+		Passkeys: rp,
 	})
 	if err != nil {
 		t.Fatal(err)

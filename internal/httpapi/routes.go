@@ -30,6 +30,14 @@ func (s *Server) routes() {
 	m.Handle("POST /v1/mfa/totp/confirm", s.authenticated(s.handleTOTPConfirm()))
 	m.Handle("DELETE /v1/mfa/totp", s.authenticated(s.handleTOTPDisable()))
 	m.Handle("POST /v1/mfa/recovery-codes", s.authenticated(s.handleRecoveryCodes()))
+	// Passkeys (WebAuthn).
+	m.Handle("POST /v1/webauthn/register/begin", s.authenticated(s.handleWebAuthnRegisterBegin()))
+	m.Handle("POST /v1/webauthn/register/finish", s.authenticated(s.handleWebAuthnRegisterFinish()))
+	m.Handle("GET /v1/webauthn/credentials", s.authenticated(s.handleWebAuthnCredentials()))
+	m.Handle("PATCH /v1/webauthn/credentials/{id}", s.authenticated(s.handleWebAuthnRename()))
+	m.Handle("DELETE /v1/webauthn/credentials/{id}", s.authenticated(s.handleWebAuthnDelete()))
+	m.Handle("POST /v1/webauthn/login/begin", s.handleWebAuthnLoginBegin())
+	m.Handle("POST /v1/webauthn/login/finish", s.handleWebAuthnLoginFinish())
 	// Sessions.
 	m.Handle("GET /v1/sessions", s.authenticated(s.handleSessionsList()))
 	m.Handle("DELETE /v1/sessions/{id}", s.authenticated(s.handleSessionRevoke()))

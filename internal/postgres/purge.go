@@ -21,6 +21,8 @@ import (
 //   - pending MFA logins that are used or expired;
 //   - login-failure rows whose window and lock ended at or before now
 //     (their failures no longer count: the next one starts from zero);
+//   - WebAuthn ceremonies (issued challenges) that expired at or before
+//     now;
 //   - revocation-feed events older than auth.RevocationRetention, but
 //     never the newest (revocations.go).
 //
@@ -37,6 +39,7 @@ func (db *DB) Purge(ctx context.Context, now time.Time) (int64, error) {
 			`DELETE FROM one_time_tokens WHERE used_at IS NOT NULL OR expires_at < $1`,
 			`DELETE FROM refresh_families WHERE revoked_at < $1 OR expires_at < $1`,
 			`DELETE FROM login_failures WHERE expires_at <= $1`,
+			`DELETE FROM webauthn_ceremonies WHERE expires_at <= $1`,
 			`DELETE FROM rate_limits WHERE expires_at < $1`,
 			`DELETE FROM mfa_tokens WHERE used_at IS NOT NULL OR expires_at <= $1`,
 		} {

@@ -1,0 +1,12 @@
+package sqlite_test
+
+import (
+	"testing"
+
+	"github.com/bulwarkauth/bulwark/internal/auth"
+	"github.com/bulwarkauth/bulwark/internal/storetest"
+)
+
+func TestPasskeyStore(t *testing.T) {
+	storetest.Passkeys(t, func(t *testing.T) auth.Store { return openTemp(t) })
+}
