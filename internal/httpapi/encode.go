@@ -35,6 +35,47 @@ func badRequest(msg string, fields map[string]string) *auth.Error {
 	return &auth.Error{Code: auth.CodeInvalidRequest, Message: msg, Fields: fields}
 }
 
+// readBody reads a request body and checks what every body must be: at most
+// 64 KiB (413), application/json (or, with allowForm, a form: form is then
+// true) in UTF-8, whatever the charset parameter claims otherwise (415;
+// RFC 8259 §8.1: JSON exchanged between systems is UTF-8), valid UTF-8
+// without a \u escape of a lone UTF-16 surrogate (400). An empty body is
+// nil, with no error.
+func readBody(r *http.Request, allowForm bool) (body []byte, form bool, err error) {
+	body, err = io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, false, &auth.Error{Code: codePayloadTooLarge, Message: "The request body is larger than 64 KiB."}
+		}
+		return nil, false, badRequest("The request body could not be read.", nil)
+	}
+	if len(body) == 0 {
+		return nil, false, nil
+	}
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil {
+		mt = ""
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return nil, false, &auth.Error{Code: codeUnsupportedMediaType, Message: "The request body must be application/json in UTF-8."}
+	}
+	switch {
+	case mt == "application/json":
+	case allowForm && mt == "application/x-www-form-urlencoded":
+		return body, true, nil
+	default:
+		return nil, false, &auth.Error{Code: codeUnsupportedMediaType, Message: "The request body must be application/json."}
+	}
+	if !utf8.Valid(body) {
+		return nil, false, badRequest("The request body is not valid UTF-8.", nil)
+	}
+	if loneSurrogate(body) {
+		return nil, false, badRequest("The request body has a \\u escape of a lone UTF-16 surrogate.", nil)
+	}
+	return body, false, nil
+}
+
 // decode reads a flat JSON object whose members are all strings, and only the
 // named ones, into a map (ASVS 15.3.3, 15.3.5, 15.3.7). It refuses what
 // encoding/json would let through: invalid UTF-8 (which it would replace with
@@ -44,39 +85,12 @@ func badRequest(msg string, fields map[string]string) *auth.Error {
 // the same names is accepted as OAuth clients send it (RFC 6749 §3.2).
 func decode(r *http.Request, allowForm bool, names ...string) (map[string]string, error) {
 	out := make(map[string]string, len(names))
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, &auth.Error{Code: codePayloadTooLarge, Message: "The request body is larger than 64 KiB."}
-		}
-		return nil, badRequest("The request body could not be read.", nil)
+	body, form, err := readBody(r, allowForm)
+	if err != nil || body == nil {
+		return out, err
 	}
-	if len(body) == 0 {
-		return out, nil
-	}
-	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil {
-		mt = ""
-	}
-	// The body is read as UTF-8 whatever the header says, so any other
-	// charset is refused rather than misread (RFC 8259 §8.1: JSON exchanged
-	// between systems is UTF-8). No charset parameter means UTF-8.
-	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
-		return nil, &auth.Error{Code: codeUnsupportedMediaType, Message: "The request body must be application/json in UTF-8."}
-	}
-	switch {
-	case mt == "application/json":
-	case allowForm && mt == "application/x-www-form-urlencoded":
+	if form {
 		return decodeForm(body, names)
-	default:
-		return nil, &auth.Error{Code: codeUnsupportedMediaType, Message: "The request body must be application/json."}
-	}
-	if !utf8.Valid(body) {
-		return nil, badRequest("The request body is not valid UTF-8.", nil)
-	}
-	if loneSurrogate(body) {
-		return nil, badRequest("The request body has a \\u escape of a lone UTF-16 surrogate.", nil)
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()

@@ -3,12 +3,8 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"io"
-	"mime"
 	"net/http"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/bulwarkauth/bulwark/internal/auth"
 )
@@ -24,29 +20,9 @@ import (
 // parser reads it later: RFC 8259 §4 leaves duplicate names' meaning open).
 func decodeObject(r *http.Request, names ...string) (map[string]json.RawMessage, error) {
 	out := make(map[string]json.RawMessage, len(names))
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, &auth.Error{Code: codePayloadTooLarge, Message: "The request body is larger than 64 KiB."}
-		}
-		return nil, badRequest("The request body could not be read.", nil)
-	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return out, nil
-	}
-	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/json" {
-		return nil, &auth.Error{Code: codeUnsupportedMediaType, Message: "The request body must be application/json."}
-	}
-	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
-		return nil, &auth.Error{Code: codeUnsupportedMediaType, Message: "The request body must be application/json in UTF-8."}
-	}
-	if !utf8.Valid(body) {
-		return nil, badRequest("The request body is not valid UTF-8.", nil)
-	}
-	if loneSurrogate(body) {
-		return nil, badRequest("The request body has a \\u escape of a lone UTF-16 surrogate.", nil)
+	body, _, err := readBody(r, false)
+	if err != nil || len(bytes.TrimSpace(body)) == 0 {
+		return out, err
 	}
 	if !json.Valid(body) {
 		return nil, badRequest("The request body is not valid JSON.", nil)
