@@ -20,7 +20,7 @@ const usersUsage = `usage: bulwark users COMMAND [--dev] [--setting=value …]
   show USER                 the user, their sessions and lockout state
   disable USER              disable and end every session, refresh token and access token
   enable USER               enable again (old sessions stay ended)
-  unlock USER               clear the failed-login lockout
+  unlock USER               clear the failed-login and second-factor lockouts
   revoke-sessions USER      end every session, refresh token and access token
   delete USER               delete the account and everything it holds
   grant-admin USER          give the admin role (/v1/admin/*)
@@ -108,12 +108,18 @@ func usersCommand(ctx context.Context, args []string, getenv func(string) string
 			Sessions    []session `json:"sessions"`
 			Failures    int       `json:"failed_logins"`
 			LockedUntil string    `json:"locked_until,omitempty"`
-		}{userJSONLine: userLine(d.UserSummary, ""), Sessions: []session{}, Failures: d.Lockout.Failures}
+			// The second factors' lockout, a counter of its own.
+			MFAFailures    int    `json:"failed_second_factors"`
+			MFALockedUntil string `json:"second_factors_locked_until,omitempty"`
+		}{userJSONLine: userLine(d.UserSummary, ""), Sessions: []session{}, Failures: d.Lockout.Failures, MFAFailures: d.MFALockout.Failures}
 		for _, v := range d.Sessions {
 			out.Sessions = append(out.Sessions, session{v.ID, v.Kind, v.CreatedAt.UTC().Format(time.RFC3339), v.LastSeenAt.UTC().Format(time.RFC3339), v.IP, v.UserAgent})
 		}
 		if !d.Lockout.LockedUntil.IsZero() {
 			out.LockedUntil = d.Lockout.LockedUntil.UTC().Format(time.RFC3339)
+		}
+		if !d.MFALockout.LockedUntil.IsZero() {
+			out.MFALockedUntil = d.MFALockout.LockedUntil.UTC().Format(time.RFC3339)
 		}
 		return enc.Encode(out)
 	}

@@ -148,7 +148,7 @@ func TestUsersCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	show := jsonLinesOf(t, out)[0]
-	if show["email"] != "user@example.com" || len(show["sessions"].([]any)) != 1 {
+	if show["email"] != "user@example.com" || len(show["sessions"].([]any)) != 1 || show["failed_second_factors"] != float64(0) {
 		t.Fatalf("show: %s", out)
 	}
 	id := show["id"].(string)

@@ -34,6 +34,9 @@ type UserDetail struct {
 	UserSummary
 	Sessions []SessionInfo
 	Lockout  Lockout
+	// MFALockout is the lockout of the user's second factors, a counter of
+	// its own (see CompleteMFA).
+	MFALockout Lockout
 }
 
 // Admin is the operator's view of the service: the admin API over HTTP and
@@ -142,18 +145,21 @@ func (a *Admin) User(ctx context.Context, id string) (*UserDetail, error) {
 	if err != nil {
 		return nil, storeErr("get user", err)
 	}
-	lock, err := a.users.LoginLockout(ctx, u.Email)
-	if err != nil {
-		return nil, storeErr("get user", err)
-	}
-	if !lock.LockedUntil.After(now) {
-		lock.LockedUntil = time.Time{}
+	var locks [2]Lockout
+	for i, key := range []string{u.Email, mfaLockKey(u.Email)} {
+		if locks[i], err = a.users.LoginLockout(ctx, key); err != nil {
+			return nil, storeErr("get user", err)
+		}
+		if !locks[i].LockedUntil.After(now) {
+			locks[i].LockedUntil = time.Time{}
+		}
 	}
 	return &UserDetail{
 		UserSummary: UserSummary{ID: u.ID, Email: u.Email, EmailVerified: u.EmailVerified, Disabled: u.Disabled, Admin: admin, CreatedAt: u.CreatedAt,
 			TOTPEnabled: u.TOTPEnabled, Passkeys: u.Passkeys},
-		Sessions: sessions,
-		Lockout:  lock,
+		Sessions:   sessions,
+		Lockout:    locks[0],
+		MFALockout: locks[1],
 	}, nil
 }
 

@@ -133,6 +133,7 @@ type SessionInfo struct {
 	LastSeenAt time.Time
 	IP         string
 	UserAgent  string
+	Methods    Methods // how it was established
 }
 
 // Session kinds as listed.

@@ -111,11 +111,19 @@ type meResponse struct {
 }
 
 func authenticationView(cur *auth.Current) authenticationJSON {
-	methods := make([]string, len(cur.Methods))
-	for i, m := range cur.Methods {
-		methods[i] = string(m)
+	return authenticationJSON{Methods: methodNames(cur.Methods), Level: cur.Methods.Level(), AuthenticatedAt: rfc3339(cur.AuthTime)}
+}
+
+// methodNames lists methods as strings; none is the password alone.
+func methodNames(m auth.Methods) []string {
+	if len(m) == 0 {
+		m = auth.Methods{auth.MethodPassword}
 	}
-	return authenticationJSON{Methods: methods, Level: cur.Methods.Level(), AuthenticatedAt: rfc3339(cur.AuthTime)}
+	out := make([]string, len(m))
+	for i, x := range m {
+		out[i] = string(x)
+	}
+	return out
 }
 
 func (s *Server) handleMe() http.Handler {

@@ -36,6 +36,17 @@ type adminUserDetailJSON struct {
 	adminUserJSON
 	Sessions []adminSessionJSON `json:"sessions"`
 	Lockout  lockoutJSON        `json:"lockout"`
+	// MFALockout is the second factors' lockout, a counter of its own.
+	MFALockout lockoutJSON `json:"mfa_lockout"`
+}
+
+func lockoutView(l auth.Lockout) lockoutJSON {
+	out := lockoutJSON{Failures: l.Failures}
+	if !l.LockedUntil.IsZero() {
+		t := rfc3339(l.LockedUntil)
+		out.LockedUntil = &t
+	}
+	return out
 }
 
 func adminUserView(u auth.UserSummary) adminUserJSON {
@@ -103,11 +114,7 @@ func (s *Server) handleAdminUser() http.Handler {
 		for i, v := range d.Sessions {
 			out.Sessions[i] = adminSessionJSON{ID: v.ID, Kind: v.Kind, CreatedAt: rfc3339(v.CreatedAt), LastSeenAt: rfc3339(v.LastSeenAt), IP: v.IP, UserAgent: v.UserAgent}
 		}
-		out.Lockout.Failures = d.Lockout.Failures
-		if !d.Lockout.LockedUntil.IsZero() {
-			t := rfc3339(d.Lockout.LockedUntil)
-			out.Lockout.LockedUntil = &t
-		}
+		out.Lockout, out.MFALockout = lockoutView(d.Lockout), lockoutView(d.MFALockout)
 		encode(w, http.StatusOK, map[string]any{"user": out})
 	})
 }

@@ -10,6 +10,10 @@ type sessionJSON struct {
 	IP         string `json:"ip"`
 	UserAgent  string `json:"user_agent"`
 	Current    bool   `json:"current"`
+	// Methods and Level say how the session or family was established
+	// (as GET /v1/me's authentication).
+	Methods []string `json:"methods"`
+	Level   string   `json:"level"`
 }
 
 func (s *Server) handleSessionsList() http.Handler {
@@ -23,7 +27,7 @@ func (s *Server) handleSessionsList() http.Handler {
 		out := make([]sessionJSON, len(list))
 		for i, v := range list {
 			out[i] = sessionJSON{ID: v.ID, Kind: v.Kind, CreatedAt: rfc3339(v.CreatedAt), LastSeenAt: rfc3339(v.LastSeenAt),
-				IP: v.IP, UserAgent: v.UserAgent, Current: v.Current}
+				IP: v.IP, UserAgent: v.UserAgent, Current: v.Current, Methods: methodNames(v.Methods), Level: v.Methods.Level()}
 		}
 		encode(w, http.StatusOK, map[string]any{"sessions": out})
 	})

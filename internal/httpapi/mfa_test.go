@@ -163,6 +163,25 @@ func TestMFA_OverHTTP(t *testing.T) {
 	if methods, _ := authn["methods"].([]any); len(methods) != 2 || methods[1] != "recovery_code" {
 		t.Fatalf("/v1/me after a recovery code: %s", me.Body)
 	}
+	// The sessions list says how each was established.
+	list := e.do(req{method: "GET", path: "/v1/sessions", bearer: bearer})
+	expectStatus(t, list, 200)
+	levels := map[string]string{}
+	for _, it := range list.JSON["sessions"].([]any) {
+		m := it.(map[string]any)
+		ms, _ := m["methods"].([]any)
+		var names []string
+		for _, x := range ms {
+			names = append(names, x.(string))
+		}
+		levels[strings.Join(names, " ")] = m["level"].(string)
+		if m["current"] == true && strings.Join(names, " ") != "password recovery_code" {
+			t.Errorf("current session listed with methods %v", names)
+		}
+	}
+	if levels["password totp"] != "aal2" || levels["password recovery_code"] != "aal2" {
+		t.Errorf("sessions list methods and levels: %v", levels)
+	}
 	// A recovery code works once.
 	r = e.post("/v1/token", map[string]string{"grant_type": "password", "email": email, "password": strongPassword})
 	r = e.post("/v1/mfa/challenge", map[string]string{"mfa_token": r.str("mfa_token"), "recovery_code": codes[0].(string)})
@@ -293,6 +312,12 @@ func TestMFA_AdminSeesSecondFactors(t *testing.T) {
 	}
 	if r := login(); r.Status != 429 || r.code() != "account_locked" {
 		t.Fatalf("after %d wrong codes: %d %s", e.cfg.LockoutThreshold, r.Status, r.Body)
+	}
+	detail := e.do(req{method: "GET", path: "/v1/admin/users/" + id, bearer: admin})
+	expectStatus(t, detail, 200)
+	mfaLock, _ := detail.JSON["user"].(map[string]any)["mfa_lockout"].(map[string]any)
+	if mfaLock["failures"] != float64(e.cfg.LockoutThreshold) || mfaLock["locked_until"] == nil {
+		t.Errorf("admin detail mfa_lockout = %v", mfaLock)
 	}
 	expectStatus(t, e.do(req{method: "POST", path: "/v1/admin/users/" + id + "/unlock", bearer: admin}), 200)
 	if r := login(); r.Status != 200 || r.str("mfa_token") == "" {

@@ -136,10 +136,10 @@ func (db *DB) RevokeFamily(ctx context.Context, userID, familyID string, now tim
 // and live refresh families (not revoked, expiring after now), newest first.
 func (db *DB) ListSessions(ctx context.Context, userID string, now time.Time) ([]auth.SessionInfo, error) {
 	rows, err := db.query(ctx, `
-		SELECT id, 'cookie', created_at, last_seen_at, ip, user_agent FROM sessions
+		SELECT id, 'cookie', created_at, last_seen_at, ip, user_agent, amr FROM sessions
 		WHERE user_id = ?1 AND expires_at > ?2
 		UNION ALL
-		SELECT id, 'token', created_at, last_seen_at, ip, user_agent FROM refresh_families
+		SELECT id, 'token', created_at, last_seen_at, ip, user_agent, amr FROM refresh_families
 		WHERE user_id = ?1 AND revoked_at IS NULL AND expires_at > ?2
 		ORDER BY 3 DESC, 1 DESC`,
 		userID, now.UnixMicro())
@@ -150,7 +150,7 @@ func (db *DB) ListSessions(ctx context.Context, userID string, now time.Time) ([
 	list := []auth.SessionInfo{}
 	for rows.Next() {
 		var s auth.SessionInfo
-		if err := rows.Scan(&s.ID, &s.Kind, timeCol{&s.CreatedAt}, timeCol{&s.LastSeenAt}, &s.IP, &s.UserAgent); err != nil {
+		if err := rows.Scan(&s.ID, &s.Kind, timeCol{&s.CreatedAt}, timeCol{&s.LastSeenAt}, &s.IP, &s.UserAgent, &s.Methods); err != nil {
 			return nil, wrapErr("list sessions", err)
 		}
 		list = append(list, s)
