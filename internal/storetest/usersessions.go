@@ -13,11 +13,11 @@ var userSessionTests = []testCase{
 }
 
 func cookieInfo(s *auth.Session) auth.SessionInfo {
-	return auth.SessionInfo{ID: s.ID, Kind: auth.SessionKindCookie, CreatedAt: s.CreatedAt, LastSeenAt: s.LastSeenAt, IP: s.IP, UserAgent: s.UserAgent}
+	return auth.SessionInfo{ID: s.ID, Kind: auth.SessionKindCookie, CreatedAt: s.CreatedAt, LastSeenAt: s.LastSeenAt, IP: s.IP, UserAgent: s.UserAgent, Methods: s.Methods}
 }
 
 func familyInfo(f *auth.RefreshFamily) auth.SessionInfo {
-	return auth.SessionInfo{ID: f.ID, Kind: auth.SessionKindToken, CreatedAt: f.CreatedAt, LastSeenAt: f.LastSeenAt, IP: f.IP, UserAgent: f.UserAgent}
+	return auth.SessionInfo{ID: f.ID, Kind: auth.SessionKindToken, CreatedAt: f.CreatedAt, LastSeenAt: f.LastSeenAt, IP: f.IP, UserAgent: f.UserAgent, Methods: f.Methods}
 }
 
 func testListSessions(t *testing.T, s auth.Store) {
