@@ -84,62 +84,109 @@ func readBody(r *http.Request, allowForm bool) (body []byte, form bool, err erro
 // the object. With allowForm, an application/x-www-form-urlencoded body with
 // the same names is accepted as OAuth clients send it (RFC 6749 §3.2).
 func decode(r *http.Request, allowForm bool, names ...string) (map[string]string, error) {
-	out := make(map[string]string, len(names))
 	body, form, err := readBody(r, allowForm)
-	if err != nil || body == nil {
-		return out, err
+	if err != nil {
+		return nil, err
+	}
+	if body == nil {
+		return map[string]string{}, nil
 	}
 	if form {
 		return decodeForm(body, names)
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return nil, badRequest("The request body must be a JSON object.", nil)
+	raw, fields, err := rawObject(body, names)
+	if err != nil {
+		return nil, err
 	}
-	fields := map[string]string{}
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return nil, badRequest("The request body is not valid JSON.", nil)
-		}
-		name, _ := t.(string)
-		if !contains(names, name) {
-			fields[fieldName(name)] = "unknown field"
-			if err := skipValue(dec); err != nil {
-				return nil, badRequest("The request body is not valid JSON.", nil)
-			}
+	out := make(map[string]string, len(raw))
+	for name, v := range raw {
+		var s string
+		if fields[name] != "" {
 			continue
 		}
-		if _, dup := out[name]; dup {
-			fields[name] = "given more than once"
-		}
-		t, err = dec.Token()
-		if err != nil {
-			return nil, badRequest("The request body is not valid JSON.", nil)
-		}
-		v, ok := t.(string)
-		if !ok {
+		if v[0] != '"' || json.Unmarshal(v, &s) != nil {
 			fields[name] = "must be a string"
-			if d, isDelim := t.(json.Delim); isDelim && (d == '{' || d == '[') {
-				if err := skipRest(dec); err != nil {
-					return nil, badRequest("The request body is not valid JSON.", nil)
-				}
-			}
 			continue
 		}
-		out[name] = v
-	}
-	if t, err := dec.Token(); err != nil || t != json.Delim('}') {
-		return nil, badRequest("The request body is not valid JSON.", nil)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, badRequest("The request body must hold exactly one JSON value.", nil)
+		out[name] = s
 	}
 	if len(fields) > 0 {
 		return nil, badRequest("The request body has invalid fields.", fields)
 	}
 	return out, nil
+}
+
+// decodeObject reads a JSON object whose members are the named ones only,
+// with values of any JSON type, kept raw. It refuses what decode refuses
+// (ASVS 15.3.3, 15.3.5, 15.3.7): a body over 64 KiB, another media type or
+// charset, invalid UTF-8, a \u escape of a lone surrogate, unknown or
+// case-variant names, anything after the object; and a name given twice at
+// ANY depth, so that the credential inside is read one way only (whatever
+// parser reads it later: RFC 8259 §4 leaves duplicate names' meaning open).
+func decodeObject(r *http.Request, names ...string) (map[string]json.RawMessage, error) {
+	body, _, err := readBody(r, false)
+	if err != nil {
+		return nil, err
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return map[string]json.RawMessage{}, nil
+	}
+	raw, fields, err := rawObject(body, names)
+	if err != nil {
+		return nil, err
+	}
+	if len(fields) > 0 {
+		return nil, badRequest("The request body has invalid fields.", fields)
+	}
+	return raw, nil
+}
+
+// rawObject reads body, checked by readBody, as exactly one JSON object and
+// returns the members named in names, raw, with what is wrong with the
+// others: an unknown name (names match exactly, so a case variant is
+// unknown), a name given twice, or a value in which some object has a
+// member name twice, at any depth. An error is a body that is not one
+// JSON object.
+func rawObject(body []byte, names []string) (map[string]json.RawMessage, map[string]string, error) {
+	if !json.Valid(body) {
+		return nil, nil, badRequest("The request body is not valid JSON.", nil)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, nil, badRequest("The request body must be a JSON object.", nil)
+	}
+	out := make(map[string]json.RawMessage, len(names))
+	fields := map[string]string{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, nil, badRequest("The request body is not valid JSON.", nil)
+		}
+		name, _ := t.(string)
+		start := dec.InputOffset()
+		dup, err := skipChecked(dec)
+		if err != nil {
+			return nil, nil, badRequest("The request body is not valid JSON.", nil)
+		}
+		switch {
+		case !contains(names, name):
+			fields[fieldName(name)] = "unknown field"
+		case out[name] != nil:
+			fields[name] = "given more than once"
+		case dup != "":
+			fields[name] = "has the member " + fieldName(dup) + " more than once"
+		default:
+			out[name] = json.RawMessage(bytes.TrimLeft(body[start:dec.InputOffset()], " \t\r\n:"))
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, nil, badRequest("The request body is not valid JSON.", nil)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, nil, badRequest("The request body must hold exactly one JSON value.", nil)
+	}
+	return out, fields, nil
 }
 
 func decodeForm(body []byte, names []string) (map[string]string, error) {
@@ -191,37 +238,52 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// skipValue consumes one JSON value.
-func skipValue(dec *json.Decoder) error {
+// skipChecked consumes one JSON value and returns the first member name
+// that occurs twice in one of its objects ("" if none).
+func skipChecked(dec *json.Decoder) (string, error) {
 	t, err := dec.Token()
 	if err != nil {
-		return err
+		return "", err
 	}
-	if d, ok := t.(json.Delim); ok && (d == '{' || d == '[') {
-		return skipRest(dec)
+	d, ok := t.(json.Delim)
+	if !ok {
+		return "", nil
 	}
-	return nil
-}
-
-// skipRest consumes the rest of an object or array whose opening delimiter
-// was just read.
-func skipRest(dec *json.Decoder) error {
-	depth := 1
-	for depth > 0 {
-		t, err := dec.Token()
-		if err != nil {
-			return err
+	dup := ""
+	switch d {
+	case '{':
+		seen := map[string]bool{}
+		for dec.More() {
+			k, err := dec.Token()
+			if err != nil {
+				return "", err
+			}
+			name, _ := k.(string)
+			if seen[name] && dup == "" {
+				dup = name
+			}
+			seen[name] = true
+			inner, err := skipChecked(dec)
+			if err != nil {
+				return "", err
+			}
+			if dup == "" {
+				dup = inner
+			}
 		}
-		if d, ok := t.(json.Delim); ok {
-			switch d {
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
+	case '[':
+		for dec.More() {
+			inner, err := skipChecked(dec)
+			if err != nil {
+				return "", err
+			}
+			if dup == "" {
+				dup = inner
 			}
 		}
 	}
-	return nil
+	_, err = dec.Token() // the closing delimiter
+	return dup, err
 }
 
 // require reports the named fields that are missing or empty.

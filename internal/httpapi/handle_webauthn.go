@@ -1,119 +1,13 @@
 package httpapi
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
 
 	"github.com/bulwarkauth/bulwark/internal/auth"
 )
 
 // Passkeys (WebAuthn Level 3): docs/api.md, "Passkeys".
-
-// decodeObject reads a JSON object whose members are the named ones only,
-// with values of any JSON type, kept raw. It refuses what decode refuses
-// (ASVS 15.3.3, 15.3.5, 15.3.7): a body over 64 KiB, another media type or
-// charset, invalid UTF-8, a \u escape of a lone surrogate, unknown or
-// case-variant names, anything after the object; and a name given twice at
-// ANY depth, so that the credential inside is read one way only (whatever
-// parser reads it later: RFC 8259 §4 leaves duplicate names' meaning open).
-func decodeObject(r *http.Request, names ...string) (map[string]json.RawMessage, error) {
-	out := make(map[string]json.RawMessage, len(names))
-	body, _, err := readBody(r, false)
-	if err != nil || len(bytes.TrimSpace(body)) == 0 {
-		return out, err
-	}
-	if !json.Valid(body) {
-		return nil, badRequest("The request body is not valid JSON.", nil)
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return nil, badRequest("The request body must be a JSON object.", nil)
-	}
-	fields := map[string]string{}
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return nil, badRequest("The request body is not valid JSON.", nil)
-		}
-		name, _ := t.(string)
-		start := dec.InputOffset()
-		dup, err := skipChecked(dec)
-		if err != nil {
-			return nil, badRequest("The request body is not valid JSON.", nil)
-		}
-		switch {
-		case !contains(names, name):
-			fields[fieldName(name)] = "unknown field"
-		case out[name] != nil:
-			fields[name] = "given more than once"
-		case dup != "":
-			fields[name] = "has the member " + fieldName(dup) + " more than once"
-		default:
-			out[name] = json.RawMessage(bytes.TrimLeft(body[start:dec.InputOffset()], " \t\r\n:"))
-		}
-	}
-	if _, err := dec.Token(); err != nil {
-		return nil, badRequest("The request body is not valid JSON.", nil)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, badRequest("The request body must hold exactly one JSON value.", nil)
-	}
-	if len(fields) > 0 {
-		return nil, badRequest("The request body has invalid fields.", fields)
-	}
-	return out, nil
-}
-
-// skipChecked consumes one JSON value and returns the first member name
-// that occurs twice in one of its objects ("" if none).
-func skipChecked(dec *json.Decoder) (string, error) {
-	t, err := dec.Token()
-	if err != nil {
-		return "", err
-	}
-	d, ok := t.(json.Delim)
-	if !ok {
-		return "", nil
-	}
-	dup := ""
-	switch d {
-	case '{':
-		seen := map[string]bool{}
-		for dec.More() {
-			k, err := dec.Token()
-			if err != nil {
-				return "", err
-			}
-			name, _ := k.(string)
-			if seen[name] && dup == "" {
-				dup = name
-			}
-			seen[name] = true
-			inner, err := skipChecked(dec)
-			if err != nil {
-				return "", err
-			}
-			if dup == "" {
-				dup = inner
-			}
-		}
-	case '[':
-		for dec.More() {
-			inner, err := skipChecked(dec)
-			if err != nil {
-				return "", err
-			}
-			if dup == "" {
-				dup = inner
-			}
-		}
-	}
-	_, err = dec.Token() // the closing delimiter
-	return dup, err
-}
 
 // stringMember reads an optional string member of decodeObject's result.
 func stringMember(in map[string]json.RawMessage, name string, fields map[string]string) string {
