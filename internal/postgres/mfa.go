@@ -183,25 +183,3 @@ func (db *DB) ConsumeMFAToken(ctx context.Context, hash []byte, now time.Time) (
 		RETURNING `+mfaTokenColumns, hash, now))
 	return t, wrapErr("consume mfa token", err)
 }
-
-// RevokeSingleFactorSessions is RevokeUserSessions restricted to sessions
-// and families established with the password alone.
-func (db *DB) RevokeSingleFactorSessions(ctx context.Context, userID, keepSessionID, keepFamilyID string, now time.Time) ([]string, error) {
-	rows, err := db.query(ctx, `
-		WITH deleted AS (
-			DELETE FROM sessions WHERE user_id = $2 AND id <> $3 AND amr IN ('', 'password')
-		)
-		UPDATE refresh_families SET revoked_at = $1
-		WHERE user_id = $2 AND id <> $4 AND revoked_at IS NULL AND expires_at > $1 AND amr IN ('', 'password')
-		RETURNING id`,
-		now, userID, keepSessionID, keepFamilyID)
-	if err != nil {
-		return nil, wrapErr("revoke single-factor sessions", err)
-	}
-	revoked, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, wrapErr("revoke single-factor sessions", err)
-	}
-	slices.Sort(revoked)
-	return revoked, nil
-}

@@ -180,20 +180,37 @@ func (db *DB) ListSessions(ctx context.Context, userID string, now time.Time) ([
 // keepSessionID and revokes every live refresh family except keepFamilyID, in
 // one statement. It returns the ids of the families it revoked, sorted.
 func (db *DB) RevokeUserSessions(ctx context.Context, userID, keepSessionID, keepFamilyID string, now time.Time) ([]string, error) {
+	return db.revokeSessions(ctx, "revoke user sessions", userID, keepSessionID, keepFamilyID, now, false)
+}
+
+// RevokeSingleFactorSessions is RevokeUserSessions restricted to the
+// sessions and families established with the password alone.
+func (db *DB) RevokeSingleFactorSessions(ctx context.Context, userID, keepSessionID, keepFamilyID string, now time.Time) ([]string, error) {
+	return db.revokeSessions(ctx, "revoke single-factor sessions", userID, keepSessionID, keepFamilyID, now, true)
+}
+
+// revokeSessions is both: with passwordOnly, only the sessions and families
+// established with the password alone (amr 'password', or ” as written
+// before methods were recorded: auth.ParseMethods).
+func (db *DB) revokeSessions(ctx context.Context, op, userID, keepSessionID, keepFamilyID string, now time.Time, passwordOnly bool) ([]string, error) {
+	only := ""
+	if passwordOnly {
+		only = ` AND amr IN ('', 'password')`
+	}
 	rows, err := db.query(ctx, `
 		WITH deleted AS (
-			DELETE FROM sessions WHERE user_id = $2 AND id <> $3
+			DELETE FROM sessions WHERE user_id = $2 AND id <> $3`+only+`
 		)
 		UPDATE refresh_families SET revoked_at = $1
-		WHERE user_id = $2 AND id <> $4 AND revoked_at IS NULL AND expires_at > $1
+		WHERE user_id = $2 AND id <> $4 AND revoked_at IS NULL AND expires_at > $1`+only+`
 		RETURNING id`,
 		now, userID, keepSessionID, keepFamilyID)
 	if err != nil {
-		return nil, wrapErr("revoke user sessions", err)
+		return nil, wrapErr(op, err)
 	}
 	revoked, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return nil, wrapErr("revoke user sessions", err)
+		return nil, wrapErr(op, err)
 	}
 	slices.Sort(revoked)
 	return revoked, nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"slices"
 	"time"
 
 	"github.com/bulwarkauth/bulwark/internal/auth"
@@ -224,37 +223,4 @@ func (db *DB) ConsumeMFAToken(ctx context.Context, hash []byte, now time.Time) (
 		err = auth.ErrNotFound
 	}
 	return t, wrapErr("consume mfa token", err)
-}
-
-// RevokeSingleFactorSessions is RevokeUserSessions restricted to sessions
-// and families established with the password alone.
-func (db *DB) RevokeSingleFactorSessions(ctx context.Context, userID, keepSessionID, keepFamilyID string, now time.Time) ([]string, error) {
-	var revoked []string
-	err := db.writeTx(ctx, func(tx *sql.Tx) error {
-		if _, err := db.txExec(ctx, tx, `DELETE FROM sessions WHERE user_id = ? AND id <> ? AND amr IN ('', 'password')`,
-			userID, keepSessionID); err != nil {
-			return err
-		}
-		rows, err := db.txQuery(ctx, tx, `
-			UPDATE refresh_families SET revoked_at = ?1
-			WHERE user_id = ?2 AND id <> ?3 AND revoked_at IS NULL AND expires_at > ?1 AND amr IN ('', 'password')
-			RETURNING id`, now.UnixMicro(), userID, keepFamilyID)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				return err
-			}
-			revoked = append(revoked, id)
-		}
-		return rows.Err()
-	})
-	if err != nil {
-		return nil, wrapErr("revoke single-factor sessions", err)
-	}
-	slices.Sort(revoked)
-	return revoked, nil
 }

@@ -165,27 +165,49 @@ func (db *DB) ListSessions(ctx context.Context, userID string, now time.Time) ([
 // keepSessionID and revokes every live refresh family except keepFamilyID, in
 // one transaction. It returns the ids of the families it revoked, sorted.
 func (db *DB) RevokeUserSessions(ctx context.Context, userID, keepSessionID, keepFamilyID string, now time.Time) ([]string, error) {
+	return db.revokeSessionsTx(ctx, "revoke user sessions", userID, keepSessionID, keepFamilyID, now, false)
+}
+
+// RevokeSingleFactorSessions is RevokeUserSessions restricted to the
+// sessions and families established with the password alone.
+func (db *DB) RevokeSingleFactorSessions(ctx context.Context, userID, keepSessionID, keepFamilyID string, now time.Time) ([]string, error) {
+	return db.revokeSessionsTx(ctx, "revoke single-factor sessions", userID, keepSessionID, keepFamilyID, now, true)
+}
+
+func (db *DB) revokeSessionsTx(ctx context.Context, op, userID, keepSessionID, keepFamilyID string, now time.Time, passwordOnly bool) ([]string, error) {
 	var revoked []string
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		revoked, err = db.revokeUserSessions(ctx, tx, userID, keepSessionID, keepFamilyID, now)
+		revoked, err = db.revokeSessions(ctx, tx, userID, keepSessionID, keepFamilyID, now, passwordOnly)
 		return err
 	})
 	if err != nil {
-		return nil, wrapErr("revoke user sessions", err)
+		return nil, wrapErr(op, err)
 	}
 	slices.Sort(revoked)
 	return revoked, nil
 }
 
 func (db *DB) revokeUserSessions(ctx context.Context, tx *sql.Tx, userID, keepSessionID, keepFamilyID string, now time.Time) ([]string, error) {
-	if _, err := db.txExec(ctx, tx, `DELETE FROM sessions WHERE user_id = ? AND id <> ?`,
+	return db.revokeSessions(ctx, tx, userID, keepSessionID, keepFamilyID, now, false)
+}
+
+// revokeSessions deletes the user's cookie sessions and revokes its live
+// refresh families but the kept ones; with passwordOnly, only those
+// established with the password alone (amr 'password', or ” as written
+// before methods were recorded: auth.ParseMethods).
+func (db *DB) revokeSessions(ctx context.Context, tx *sql.Tx, userID, keepSessionID, keepFamilyID string, now time.Time, passwordOnly bool) ([]string, error) {
+	only := ""
+	if passwordOnly {
+		only = ` AND amr IN ('', 'password')`
+	}
+	if _, err := db.txExec(ctx, tx, `DELETE FROM sessions WHERE user_id = ? AND id <> ?`+only,
 		userID, keepSessionID); err != nil {
 		return nil, err
 	}
 	rows, err := db.txQuery(ctx, tx, `
 		UPDATE refresh_families SET revoked_at = ?1
-		WHERE user_id = ?2 AND id <> ?3 AND revoked_at IS NULL AND expires_at > ?1
+		WHERE user_id = ?2 AND id <> ?3 AND revoked_at IS NULL AND expires_at > ?1`+only+`
 		RETURNING id`,
 		now.UnixMicro(), userID, keepFamilyID)
 	if err != nil {
