@@ -610,12 +610,7 @@ func (s *Service) RecentAuth(ctx context.Context, cl Client, cur *Current, u *Us
 // its methods plus m, so no token issued before the step-up can be refreshed
 // into the stronger session. The user is told by mail.
 func (s *Service) FactorAdded(ctx context.Context, cl Client, cur *Current, u *User, m Method, detail string) (*FactorChange, error) {
-	now := s.now().UTC()
-	fams, err := s.store.RevokeSingleFactorSessions(ctx, u.ID, cur.SessionID, cur.FamilyID, now)
-	if err != nil {
-		return nil, storeErr("step up", err)
-	}
-	if err := s.denyFamilies(ctx, fams, now); err != nil {
+	if err := s.revokeOthers(ctx, cur, true); err != nil {
 		return nil, err
 	}
 	fc, err := s.reestablish(ctx, cl, cur, u, cur.Methods.With(m))
@@ -623,13 +618,7 @@ func (s *Service) FactorAdded(ctx context.Context, cl Client, cur *Current, u *U
 		return nil, err
 	}
 	s.audit(ctx, cl, Event{Name: EventMFAEnabled, UserID: u.ID, Email: u.Email, Methods: Methods{m}})
-	n := NoticeMFAEnabled
-	if m == MethodPasskey {
-		n = NoticePasskeyAdded
-	} else {
-		detail = string(m)
-	}
-	s.tell(ctx, cl, u, n, detail)
+	s.tellFactor(ctx, cl, u, m, true, detail)
 	return fc, nil
 }
 
@@ -665,23 +654,29 @@ func (s *Service) reestablish(ctx context.Context, cl Client, cur *Current, u *U
 // a factor was removed (one established with it may be an attacker's) and
 // tells the user by mail. The caller's own stays.
 func (s *Service) FactorRemoved(ctx context.Context, cl Client, cur *Current, u *User, m Method, detail string) error {
-	now := s.now().UTC()
-	fams, err := s.store.RevokeUserSessions(ctx, u.ID, cur.SessionID, cur.FamilyID, now)
-	if err != nil {
-		return storeErr("remove factor", err)
-	}
-	if err := s.denyFamilies(ctx, fams, now); err != nil {
+	if err := s.revokeOthers(ctx, cur, false); err != nil {
 		return err
 	}
 	s.audit(ctx, cl, Event{Name: EventMFADisabled, UserID: u.ID, Email: u.Email, Methods: Methods{m}})
-	n := NoticeMFADisabled
-	if m == MethodPasskey {
+	s.tellFactor(ctx, cl, u, m, false, detail)
+	return nil
+}
+
+// tellFactor tells the user that factor m was added or removed: a passkey
+// notice names the passkey (detail), the others the factor.
+func (s *Service) tellFactor(ctx context.Context, cl Client, u *User, m Method, added bool, detail string) {
+	var n Notice
+	switch {
+	case m == MethodPasskey && added:
+		n = NoticePasskeyAdded
+	case m == MethodPasskey:
 		n = NoticePasskeyRemoved
-	} else {
-		detail = string(m)
+	case added:
+		n, detail = NoticeMFAEnabled, string(m)
+	default:
+		n, detail = NoticeMFADisabled, string(m)
 	}
 	s.tell(ctx, cl, u, n, detail)
-	return nil
 }
 
 // tell sends a security notice after the change it reports has committed:

@@ -226,16 +226,27 @@ func (s *Service) RevokeSession(ctx context.Context, cl Client, cur *Current, id
 // RevokeOtherSessions revokes every session and family of the user but the
 // current one.
 func (s *Service) RevokeOtherSessions(ctx context.Context, cl Client, cur *Current) error {
-	now := s.now().UTC()
-	fams, err := s.store.RevokeUserSessions(ctx, cur.UserID, cur.SessionID, cur.FamilyID, now)
-	if err != nil {
-		return storeErr("revoke sessions", err)
-	}
-	if err := s.denyFamilies(ctx, fams, now); err != nil {
+	if err := s.revokeOthers(ctx, cur, false); err != nil {
 		return err
 	}
 	s.audit(ctx, cl, Event{Name: EventSessionRevoked, UserID: cur.UserID, Reason: "all_other_sessions"})
 	return nil
+}
+
+// revokeOthers ends the cookie sessions and refresh families of cur's user
+// but cur's own, and denies the access tokens of those families; with
+// passwordOnly, only those established with the password alone.
+func (s *Service) revokeOthers(ctx context.Context, cur *Current, passwordOnly bool) error {
+	now := s.now().UTC()
+	revoke := s.store.RevokeUserSessions
+	if passwordOnly {
+		revoke = s.store.RevokeSingleFactorSessions
+	}
+	fams, err := revoke(ctx, cur.UserID, cur.SessionID, cur.FamilyID, now)
+	if err != nil {
+		return storeErr("revoke sessions", err)
+	}
+	return s.denyFamilies(ctx, fams, now)
 }
 
 // revokeFamily revokes a family and denies the access tokens issued from it
