@@ -246,6 +246,12 @@ func benchMeBearer(b *testing.B, e *benchEnv) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	benchMe(b, e, access)
+}
+
+// benchMe measures GET /v1/me with the access token, from GOMAXPROCS
+// goroutines.
+func benchMe(b *testing.B, e *benchEnv, access string) {
 	u := e.srv.URL + "/v1/me"
 	b.ReportAllocs()
 	b.ResetTimer()

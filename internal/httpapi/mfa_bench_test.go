@@ -54,19 +54,7 @@ func BenchmarkMeBearerMFA(b *testing.B) {
 	e := newBenchEnv(b)
 	e.signup(b, "bench@example.com")
 	secret := e.enableTOTP(b, "bench@example.com")
-	access := e.mfaTokenLogin(b, "bench@example.com", secret)
-	u := e.srv.URL + "/v1/me"
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if err := benchGet(e.client, u, nil, access); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-	reportOpsPerSec(b)
+	benchMe(b, e, e.mfaTokenLogin(b, "bench@example.com", secret))
 }
 
 // BenchmarkTOTPChallenge is POST /v1/mfa/challenge end to end with a right
