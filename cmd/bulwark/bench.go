@@ -16,6 +16,7 @@ const benchUsage = benchpkg.Usage
 // reported as this command's.
 func bench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	err := benchpkg.Run(ctx, args, getenv, stdout, stderr, benchpkg.Deps{
+		IsTerminal:        isTerminal,
 		Version:           buildVersion(),
 		ParseFlags:        parseFlags,
 		LoadConfig:        benchConfig,

@@ -375,7 +375,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	b := &bencher{opt: o, base: base, stderr: stderr, inProcess: o.target == "", runID: benchRandomHex(4), password: benchRandomHex(16),
 		deps: d, getenv: getenv, flags: flags}
-	b.progressTTY = isTerminal(stderr)
+	b.progressTTY = d.IsTerminal != nil && d.IsTerminal(stderr)
 	if slices.ContainsFunc(o.scenarios, func(name string) bool { return scenarioByName(name).run == nil }) {
 		if err := b.seed(ctx); err != nil {
 			return err
@@ -1464,15 +1464,6 @@ func benchRandomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 // The flood scenario: credential stuffing against a server of its own, with

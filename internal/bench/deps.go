@@ -29,6 +29,9 @@ type Deps struct {
 	ReadHeaderTimeout time.Duration
 	// ShutdownTimeout bounds the server's graceful shutdown.
 	ShutdownTimeout time.Duration
+	// IsTerminal reports whether a writer is a terminal: progress is
+	// redrawn in place there. Optional (nil: never).
+	IsTerminal func(io.Writer) bool
 }
 
 // Config is what bench reads of a loaded configuration, and the server it
