@@ -366,22 +366,7 @@ func testConcurrent(t *testing.T, open Open) {
 // 4,096 keys under a limit that never refuses, so that what is measured is
 // the limiter's bookkeeping, not its refusals.
 func BenchmarkAllowParallel(b *testing.B, l auth.Limiter) {
-	limit := auth.Limit{N: 1 << 20, Per: time.Minute}
-	keys := make([]string, 4096)
-	for i := range keys {
-		keys[i] = "login_ip:" + strconv.Itoa(i)
-	}
-	var seq atomic.Int64
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		i := int(seq.Add(1)) * 7919
-		for pb.Next() {
-			if _, _, err := l.Allow(context.Background(), keys[i%len(keys)], limit); err != nil {
-				b.Fatal(err)
-			}
-			i++
-		}
-	})
+	benchmarkAllow(b, l, auth.Limit{N: 1 << 20, Per: time.Minute})
 }
 
 // BenchmarkAllowAtLimit measures Allow at the per-IP login limit Bulwark
@@ -389,7 +374,12 @@ func BenchmarkAllowParallel(b *testing.B, l auth.Limiter) {
 // first 20 events of each key, what is measured is the refusal, the path an
 // attacker drives.
 func BenchmarkAllowAtLimit(b *testing.B, l auth.Limiter) {
-	limit := auth.Limit{N: 20, Per: time.Minute}
+	benchmarkAllow(b, l, auth.Limit{N: 20, Per: time.Minute})
+}
+
+// benchmarkAllow calls Allow under limit from GOMAXPROCS goroutines over
+// 4,096 keys.
+func benchmarkAllow(b *testing.B, l auth.Limiter, limit auth.Limit) {
 	keys := make([]string, 4096)
 	for i := range keys {
 		keys[i] = "login_ip:" + strconv.Itoa(i)
