@@ -144,14 +144,8 @@ func (s *Server) handlePasswordChange() http.Handler {
 			return
 		}
 		cur, _ := authOf(r)
-		err = s.svc.ChangePassword(r.Context(), clientOf(r), *cur, in["current_password"], in["new_password"])
-		if e, ok := wrongCurrentPassword(err); ok {
-			// The caller is signed in: a wrong current password is 403 (docs/api.md).
-			s.writeProblem(w, r, http.StatusForbidden, e)
-			return
-		}
-		if err != nil {
-			s.writeError(w, r, err)
+		if err := s.svc.ChangePassword(r.Context(), clientOf(r), *cur, in["current_password"], in["new_password"]); err != nil {
+			s.writeSignedInError(w, r, err)
 			return
 		}
 		encode(w, http.StatusOK, statusJSON{Status: "password_changed"})
