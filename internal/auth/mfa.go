@@ -61,9 +61,8 @@ const (
 // factor: a token for POST /v1/mfa/challenge (or the passkey routes) and
 // the methods the account can use.
 type MFAChallenge struct {
-	Token     Secret
-	Methods   []string
-	ExpiresAt time.Time
+	Token   Secret
+	Methods []string
 }
 
 // startMFA stores the pending login of a correct password for u.
@@ -95,7 +94,7 @@ func (s *Service) startMFA(ctx context.Context, cl Client, u *User, mode LoginMo
 		methods = append(methods, string(MethodRecoveryCode))
 	}
 	s.audit(ctx, cl, Event{Name: EventMFARequired, UserID: u.ID, Email: u.Email})
-	return &MFAChallenge{Token: tok, Methods: methods, ExpiresAt: t.ExpiresAt}, nil
+	return &MFAChallenge{Token: tok, Methods: methods}, nil
 }
 
 // PendingMFA returns the user of a live pending login without spending it
