@@ -203,7 +203,8 @@ func (s *Service) CompleteMFA(ctx context.Context, cl Client, token string, chec
 // store with the same threshold and duration. A correct password clears
 // the password's counter, never this one; only a second factor that
 // succeeds, or an admin's unlock, does. A password reset does not: email is
-// no second factor.
+// no second factor. No address that NormalizeEmail or email.Canonical
+// accepts has a colon, so this key is never a password lockout's.
 func mfaLockKey(email string) string { return "mfa:" + email }
 
 // reserveFactor reserves one second-factor check for u before it is made,

@@ -114,3 +114,13 @@ func TestCanonicalRecoveryCode(t *testing.T) {
 		}
 	}
 }
+
+// TestMFALockKeyIsNoAddress: the second-factor lockout key can never be the
+// password lockout key of another address.
+func TestMFALockKeyIsNoAddress(t *testing.T) {
+	for _, e := range []string{mfaLockKey("bob@example.com"), `"mfa:bob"@example.com`} {
+		if got, ok := NormalizeEmail(e); ok {
+			t.Errorf("NormalizeEmail(%q) = %q accepted: it could collide with a second-factor lockout key", e, got)
+		}
+	}
+}
