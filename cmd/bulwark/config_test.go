@@ -332,6 +332,8 @@ func TestLoadConfigOutOfRange(t *testing.T) {
 		{"RESET_TOKEN_TTL", "0"},
 		{"VERIFY_TOKEN_TTL", "-24h"},
 		{"MFA_TOKEN_TTL", "0"},
+		{"TOTP_ISSUER", "Acme:Corp"},
+		{"TOTP_ISSUER", strings.Repeat("a", 65)},
 		{"REFRESH_REUSE_GRACE", "-10s"},
 		{"REFRESH_REUSE_GRACE", "1h"},
 		{"LOCKOUT_DURATION", "0"},

@@ -194,7 +194,8 @@ func outboxToken(t *testing.T, dir, subject string) string {
 func TestServeDevWalkthrough(t *testing.T) {
 	dir := t.TempDir()
 	// Nine password logins of one address: more than the default 5 a minute.
-	srv := start(t, map[string]string{"BULWARK_DATA_DIR": dir, "BULWARK_LOGIN_LIMIT_PER_EMAIL": "20/1m"}, "serve", "--dev")
+	srv := start(t, map[string]string{"BULWARK_DATA_DIR": dir, "BULWARK_LOGIN_LIMIT_PER_EMAIL": "20/1m",
+		"BULWARK_MFA_TOKEN_TTL": "2m", "BULWARK_TOTP_ISSUER": "Walk Through"}, "serve", "--dev")
 	const email = "walk@example.com"
 	pw := "CANARY-PW-" + randomHex(t)
 	var secrets []string
@@ -248,6 +249,9 @@ func TestServeDevWalkthrough(t *testing.T) {
 	secrets = append(secrets, access3)
 	r = srv.expect(srv.call("POST", "/v1/mfa/totp/enroll", nil, "Authorization", "Bearer "+access3), 200)
 	totpSecret := r.body["secret"].(string)
+	if uri := r.body["otpauth_uri"].(string); !strings.Contains(uri, "issuer=Walk+Through") {
+		t.Errorf("otpauth_uri %q does not name BULWARK_TOTP_ISSUER", uri)
+	}
 	code, err := totp.GenerateCode(totpSecret, time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -261,7 +265,7 @@ func TestServeDevWalkthrough(t *testing.T) {
 	secrets = append(secrets, recovery...)
 	r = srv.expect(srv.call("POST", "/v1/token", map[string]string{"grant_type": "password", "email": email, "password": newPW}), 200)
 	mfaToken, _ := r.body["mfa_token"].(string)
-	if mfaToken == "" || r.body["access_token"] != nil {
+	if mfaToken == "" || r.body["access_token"] != nil || r.body["expires_in"] != float64(120) {
 		t.Fatalf("password login of a TOTP account: %v", r.body)
 	}
 	secrets = append(secrets, mfaToken)
